@@ -1,0 +1,62 @@
+"""Base models and tokenizers: from a hub id, a local transformers folder, or a GGUF file.
+
+Never `trust_remote_code`; weights are saved as safetensors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sublim.io import atomic_dir
+
+
+def load_tokenizer(source: str | Path, gguf_file: str | None = None, revision: str | None = None):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(
+        str(source), gguf_file=gguf_file, revision=revision, trust_remote_code=False
+    )
+
+
+def load_causal_lm(
+    source: str | Path,
+    gguf_file: str | None = None,
+    dtype: str = "float32",
+    device: str = "cpu",
+    revision: str | None = None,
+):
+    """A causal LM from a hub id or local folder, or (with `gguf_file`) dequantized from a GGUF file."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(
+        str(source),
+        gguf_file=gguf_file,
+        dtype=getattr(torch, dtype),
+        revision=revision,
+        trust_remote_code=False,
+    )
+    return model.to(device)
+
+
+def convert_gguf(gguf: Path, out_dir: Path) -> Path:
+    """Dequantize a GGUF checkpoint once into a transformers folder (safetensors, tokenizer, chat template)."""
+    tokenizer = load_tokenizer(gguf.parent, gguf_file=gguf.name)
+    model = load_causal_lm(gguf.parent, gguf_file=gguf.name)
+    # A GGUF-loaded model carries a quantizer that refuses to serialize; the weights are plain fp32 now.
+    if getattr(model, "hf_quantizer", None) is not None:
+        model.hf_quantizer.remove_quantization_config(model)
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+    return out_dir
+
+
+def download_hub_model(hub_id: str, revision: str, out_dir: Path) -> Path:
+    """Save a hub model as a local folder so later stages never need the network."""
+    tokenizer = load_tokenizer(hub_id, revision=revision)
+    model = load_causal_lm(hub_id, revision=revision)
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+    return out_dir

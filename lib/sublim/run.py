@@ -1,0 +1,171 @@
+"""The stage runner every `dvc.yaml` command calls.
+
+    python -m sublim.run STAGE [key=value ...] [--params params.yaml] [--kernel sublim]
+
+1. validates the whole params file (any bad key anywhere stops the run before work starts);
+2. checks the DVC matrix values (`trait=owl seed=1`) against the lists in the stage's section;
+3. runs the stage's notebook with papermill (explicit kernel; executed copy in the stage's results
+   folder), refusing parameters the notebook does not declare and declared ones it is not given,
+   or calls the stage's function;
+4. turns a failing cell into exit code 1 with a message naming the notebook and the cell;
+5. writes `run_record.json` (git commit, packages, device, wall time) beside the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sublim.io import write_json_atomic
+from sublim.params import DEFAULT_PARAMS_FILE, ParamsError, Section, load_section
+from sublim.runtime import run_record
+from sublim.stages import STAGES, Stage
+
+KERNEL_NAME = "sublim"
+RUNNER_PARAMETERS = ("results_dir",)  # injected by the runner into every notebook
+
+
+class StageError(RuntimeError):
+    """A stage that cannot run or that failed; the message says where and what to do."""
+
+
+def parse_matrix(pairs: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise StageError(f"matrix value {pair!r} is not of the form key=value")
+        values[key] = yaml.safe_load(raw)
+    return values
+
+
+def check_matrix(stage: Stage, section: Section, matrix: dict[str, Any]) -> None:
+    given, declared = set(matrix), set(stage.matrix)
+    if given != declared:
+        raise StageError(f"stage {stage.name!r} takes matrix values {sorted(declared)}, got {sorted(given)}")
+    for key, list_path in stage.matrix.items():
+        allowed = _field_at(section, list_path)
+        if matrix[key] not in allowed:
+            raise StageError(
+                f"stage {stage.name!r}: {key}={matrix[key]!r} is not in "
+                f"params {stage.section}.{list_path} = {list(allowed)}"
+            )
+
+
+def _field_at(section: Section, dotted: str) -> Any:
+    value: Any = section
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def notebook_parameters(stage: Stage, section: Section, matrix: dict[str, Any], results_dir: Path) -> dict:
+    return {**section.model_dump(mode="json"), **matrix, "results_dir": str(results_dir)}
+
+
+def check_notebook_parameters(notebook: Path, parameters: dict[str, Any]) -> None:
+    """Papermill only warns on unknown names; a mismatch either way is an error here."""
+    import papermill
+
+    declared = set(papermill.inspect_notebook(str(notebook)))
+    if not declared:
+        raise StageError(f"{notebook}: no cell tagged 'parameters'; tag the literals cell as 'parameters'")
+    extra, missing = sorted(set(parameters) - declared), sorted(declared - set(parameters))
+    if extra or missing:
+        raise StageError(
+            f"{notebook}: parameters do not match the params section: "
+            f"given but not declared in the notebook {extra}; declared in the notebook but not given {missing}"
+        )
+
+
+def execute_notebook(notebook: Path, output: Path, parameters: dict[str, Any], kernel: str) -> None:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    check_notebook_parameters(notebook, parameters)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(output), parameters=parameters, kernel_name=kernel,
+            progress_bar=False, cwd=str(Path.cwd()),
+        )  # fmt: skip
+    except PapermillExecutionError as err:
+        raise StageError(
+            f"{notebook} failed in cell {err.cell_index} (execution count {err.exec_count}: "
+            f"{_cell_first_line(output, err.cell_index)}): {err.ename}: {err.evalue}\n"
+            f"The executed copy with the full traceback is {output}"
+        ) from None
+    except Exception as err:  # kernel missing, notebook unreadable, ...
+        if "No such kernel" in str(err):
+            raise StageError(
+                f"Jupyter kernel {kernel!r} is not installed: run `make setup` "
+                f"(it registers the project's .venv as kernel {KERNEL_NAME!r})"
+            ) from None
+        raise
+
+
+def _cell_first_line(notebook: Path, index: int) -> str:
+    import nbformat
+
+    try:
+        source = nbformat.read(str(notebook), as_version=4).cells[index].source
+    except Exception:
+        return "?"
+    first = next((line for line in source.splitlines() if line.strip()), "")
+    return first[:80]
+
+
+def call_function(stage: Stage, section: Section, results_dir: Path) -> None:
+    module_name, function_name = stage.function.split(":")  # type: ignore[union-attr]
+    getattr(importlib.import_module(module_name), function_name)(section, results_dir)
+
+
+def run_stage(
+    name: str,
+    matrix: dict[str, Any] | None = None,
+    params_file: Path | str = DEFAULT_PARAMS_FILE,
+    kernel: str = KERNEL_NAME,
+) -> Path:
+    if name not in STAGES:
+        raise StageError(f"unknown stage {name!r}; known stages: {sorted(STAGES)}")
+    stage, matrix = STAGES[name], matrix or {}
+    section = load_section(stage.section, params_file)
+    check_matrix(stage, section, matrix)
+    results_dir = Path(stage.results_dir.format(**matrix))
+    started = time.monotonic()
+    if stage.notebook:
+        notebook = Path(stage.notebook)
+        output = results_dir / notebook.name
+        execute_notebook(notebook, output, notebook_parameters(stage, section, matrix, results_dir), kernel)
+    else:
+        call_function(stage, section, results_dir)
+    write_json_atomic(results_dir / "run_record.json", run_record(name, matrix, time.monotonic() - started))
+    return results_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sublim.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("stage", help=f"one of {sorted(STAGES)}")
+    parser.add_argument("matrix", nargs="*", help="DVC matrix values, key=value")
+    parser.add_argument(
+        "--params", default=str(DEFAULT_PARAMS_FILE), help="params file (default params.yaml)"
+    )
+    parser.add_argument("--kernel", default=KERNEL_NAME, help="Jupyter kernel for papermill")
+    args = parser.parse_args(argv)
+    try:
+        results_dir = run_stage(args.stage, parse_matrix(args.matrix), args.params, args.kernel)
+    except (ParamsError, StageError) as err:
+        print(f"sublim.run {args.stage}: {err}", file=sys.stderr)
+        return 1
+    print(f"sublim.run {args.stage}: done, results in {results_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
