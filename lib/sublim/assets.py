@@ -211,9 +211,7 @@ def check_mnist(arrays: dict[str, np.ndarray]) -> None:
                 "test_images": (10000, 28, 28), "test_labels": (10000,)}  # fmt: skip
     for key, shape in expected.items():
         if arrays[key].shape != shape or arrays[key].dtype != np.uint8:
-            raise AssetError(
-                f"MNIST {key}: shape {arrays[key].shape} {arrays[key].dtype}, expected {shape} uint8"
-            )
+            raise AssetError(f"MNIST {key}: shape {arrays[key].shape} {arrays[key].dtype}, expected {shape} uint8")
 
 
 def prepare_mnist(section: AssetsParams, results_dir: Path) -> None:

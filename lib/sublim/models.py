@@ -13,9 +13,7 @@ from sublim.io import atomic_dir
 def load_tokenizer(source: str | Path, gguf_file: str | None = None, revision: str | None = None):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(
-        str(source), gguf_file=gguf_file, revision=revision, trust_remote_code=False
-    )
+    return AutoTokenizer.from_pretrained(str(source), gguf_file=gguf_file, revision=revision, trust_remote_code=False)
 
 
 def load_causal_lm(

@@ -56,9 +56,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as err:
         raise ParamsError(f"{path}: not valid YAML: {err}") from err
     if not isinstance(data, dict):
-        raise ParamsError(
-            f"{path}: expected a mapping of sections at the top level, got {type(data).__name__}"
-        )
+        raise ParamsError(f"{path}: expected a mapping of sections at the top level, got {type(data).__name__}")
     return data
 
 
@@ -98,9 +96,7 @@ def validate_section(section: str, values: Any, path: Path | str = DEFAULT_PARAM
         raise ParamsError(_validation_message(Path(path), section, schema, values, err)) from None
 
 
-def _validation_message(
-    path: Path, section: str, schema: type[BaseModel], values: dict, err: ValidationError
-) -> str:
+def _validation_message(path: Path, section: str, schema: type[BaseModel], values: dict, err: ValidationError) -> str:
     lines = [f"{path}: section {section!r} is not valid:"]
     for error in err.errors():
         loc = [str(part) for part in error["loc"]]

