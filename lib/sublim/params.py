@@ -105,6 +105,8 @@ def _validation_message(path: Path, section: str, schema: type[BaseModel], value
             parent = _model_at(schema, error["loc"][:-1])
             accepted = list(parent.model_fields) if parent else []
             lines.append("  " + _unknown_keys_message(None, key.rsplit(".", 1)[0], [loc[-1]], accepted))
+        elif error["type"] == "missing":
+            lines.append(f"  missing key {key}{_accepted_hint(schema, error['loc'])}")
         else:
             lines.append(
                 f"  {key} = {error.get('input')!r}: {error['msg']}{_accepted_hint(schema, error['loc'])}"

@@ -96,9 +96,9 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict[str, Any], k
             progress_bar=False, cwd=str(Path.cwd()),
         )  # fmt: skip
     except PapermillExecutionError as err:
+        number, first_line = _failing_cell(notebook, output)
         raise StageError(
-            f"{notebook} failed in cell {err.cell_index} (execution count {err.exec_count}: "
-            f"{_cell_first_line(output, err.cell_index)}): {err.ename}: {err.evalue}\n"
+            f"{notebook} failed in cell {number} ({first_line}): {err.ename}: {err.evalue}\n"
             f"The executed copy with the full traceback is {output}"
         ) from None
     except Exception as err:  # kernel missing, notebook unreadable, ...
@@ -110,15 +110,23 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict[str, Any], k
         raise
 
 
-def _cell_first_line(notebook: Path, index: int) -> str:
+def _failing_cell(notebook: Path, output: Path) -> tuple[int | str, str]:
+    """The failing cell's 1-based number in the source notebook and its first line.
+
+    Papermill's own cell index counts the cells it inserts (injected parameters, an error banner),
+    so the cell is found by its error output and matched back to the source by its text.
+    """
     import nbformat
 
     try:
-        source = nbformat.read(str(notebook), as_version=4).cells[index].source
+        executed = nbformat.read(str(output), as_version=4).cells
+        failed = next(c for c in executed if any(o.get("output_type") == "error" for o in c.get("outputs", [])))
+        sources = [c.source for c in nbformat.read(str(notebook), as_version=4).cells]
     except Exception:
-        return "?"
-    first = next((line for line in source.splitlines() if line.strip()), "")
-    return first[:80]
+        return "?", "?"
+    number: int | str = sources.index(failed.source) + 1 if failed.source in sources else "?"
+    first_line = next((line for line in failed.source.splitlines() if line.strip()), "")
+    return number, first_line[:80]
 
 
 def call_function(stage: Stage, section: Section, results_dir: Path) -> None:

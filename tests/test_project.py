@@ -1,0 +1,96 @@
+"""Project-level promises: pins agree, dvc.yaml and the stage registry agree, notebooks are clean and thin."""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+
+import nbformat
+import pytest
+import yaml
+
+from sublim.params import load_params, schema_for
+from sublim.run import RUNNER_PARAMETERS
+from sublim.stages import STAGES
+
+
+def pyproject_pins(repo_root) -> dict[str, str]:
+    project = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]
+    requirements = project["dependencies"] + project["optional-dependencies"]["dev"]
+    return dict(re.match(r"([A-Za-z0-9_.\-]+)\s*([=<>!~].*)", r).groups() for r in requirements)
+
+
+def test_environment_yml_has_the_same_pins_as_pyproject(repo_root):
+    env = yaml.safe_load((repo_root / "environment.yml").read_text())
+    pip_block = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    conda_pins = dict(line.split("==") for line in pip_block if "==" in line)
+    pins = pyproject_pins(repo_root)
+    assert set(conda_pins) == set(pins), "environment.yml and pyproject.toml list different packages"
+    for name, spec in pins.items():
+        if name == "torch":  # a range in pyproject (keeps a CUDA build); the Makefile's default in conda
+            assert spec == ">=2.6" and conda_pins[name] == "2.13.0"
+        else:
+            assert spec == f"=={conda_pins[name]}", f"{name}: pyproject {spec} vs environment.yml =={conda_pins[name]}"
+
+
+def dvc_stages(repo_root) -> dict:
+    return yaml.safe_load((repo_root / "dvc.yaml").read_text())["stages"]
+
+
+def test_every_dvc_stage_runs_a_registered_stage_through_the_runner(repo_root):
+    for name, stage in dvc_stages(repo_root).items():
+        command = stage["do"]["cmd"] if "do" in stage else stage["cmd"]
+        match = re.match(r"python -m sublim\.run (\w+)", command)
+        assert match, f"dvc.yaml stage {name}: cmd must be `python -m sublim.run STAGE ...`, got {command!r}"
+        assert match.group(1) in STAGES, f"dvc.yaml stage {name} runs unregistered stage {match.group(1)}"
+
+
+def test_every_registered_stage_is_in_dvc_yaml(repo_root):
+    commands = " ".join(str(s.get("do", s).get("cmd")) for s in dvc_stages(repo_root).values())
+    for name in STAGES:
+        assert re.search(rf"sublim\.run {name}\b", commands), f"stage {name} is registered but not in dvc.yaml"
+
+
+def test_stage_notebooks_are_declared_as_dvc_deps(repo_root):
+    deps_by_stage = {
+        name: " ".join(map(str, s.get("do", s).get("deps", []))) for name, s in dvc_stages(repo_root).items()
+    }
+    for stage in STAGES.values():
+        if stage.notebook:
+            assert any(stage.notebook in deps for deps in deps_by_stage.values()), f"{stage.notebook} is no dvc dep"
+
+
+NOTEBOOK_STAGES = [s for s in STAGES.values() if s.notebook]
+
+
+@pytest.mark.parametrize("stage", NOTEBOOK_STAGES, ids=[s.name for s in NOTEBOOK_STAGES])
+def test_notebook_is_committed_without_outputs(repo_root, stage):
+    nb = nbformat.read(str(repo_root / stage.notebook), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, f"{stage.notebook}: clear outputs"
+    assert nb.metadata.get("kernelspec", {}).get("name") == "sublim"
+
+
+def parameters_cell(path) -> dict:
+    nb = nbformat.read(str(path), as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, f"{path}: expected exactly one cell tagged 'parameters'"
+    values = {}
+    for node in ast.parse(cells[0].source).body:
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1, f"{path}: parameters cell holds assignments"
+        values[node.targets[0].id] = ast.literal_eval(node.value)  # literals only
+    return values
+
+
+@pytest.mark.parametrize("stage", NOTEBOOK_STAGES, ids=[s.name for s in NOTEBOOK_STAGES])
+def test_parameters_cell_matches_its_params_section_both_ways(repo_root, stage):
+    declared = parameters_cell(repo_root / stage.notebook)
+    section = load_params(repo_root / "params.yaml")[stage.section]
+    expected = set(schema_for(stage.section).model_fields) | set(stage.matrix) | set(RUNNER_PARAMETERS)
+    extra, missing = sorted(set(declared) - expected), sorted(expected - set(declared))
+    assert not extra and not missing, f"{stage.notebook}: not in params {extra}, missing {missing}"
+    values = section.model_dump(mode="json")
+    for key, value in values.items():
+        assert declared[key] == value, f"{stage.notebook}: {key} = {declared[key]!r} but params.yaml has {value!r}"

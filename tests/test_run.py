@@ -1,0 +1,140 @@
+"""The stage runner: params checked first, notebook parameters checked both ways, failures name the cell."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+import yaml
+
+from sublim import params, run
+from sublim.params import ParamsError
+from sublim.run import StageError, run_stage
+from sublim.stages import Stage
+
+GOOD = {"demo": {"n_items": 3, "mode": "fast", "inner": {"rate": 0.5}, "seeds": [0, 1], "fail": False}}
+PARAMETERS = (
+    'n_items = 3\nmode = "fast"\ninner = {"rate": 0.5}\nseeds = [0, 1]\nfail = False\nseed = 0\nresults_dir = "x"'
+)
+BODY = """
+from pathlib import Path
+if fail:
+    raise ValueError("asked to fail")
+Path(results_dir, "items.json").write_text(str(list(range(n_items * (seed + 1)))))
+"""
+
+
+def make_notebook(path, parameters: str = PARAMETERS) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "sublim", "display_name": "sublim (.venv)", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Demo"),
+        nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(BODY),
+    ]
+    nbformat.write(nb, str(path))
+
+
+@pytest.fixture
+def demo(monkeypatch, in_tmp_repo):
+    monkeypatch.setattr(params, "SECTION_SCHEMAS", {"demo": "fixtures.demo_schema:DemoParams"})
+    stage = Stage("demo", "demo", "results/demo/{seed}", notebook="demo.ipynb", matrix={"seed": "seeds"})
+    monkeypatch.setattr(run, "STAGES", {"demo": stage})
+    (in_tmp_repo / "params.yaml").write_text(yaml.safe_dump(GOOD))
+    make_notebook(in_tmp_repo / "demo.ipynb")
+    return in_tmp_repo
+
+
+def set_params(root, **changes) -> None:
+    data = {"demo": {**GOOD["demo"], **changes}}
+    (root / "params.yaml").write_text(yaml.safe_dump(data))
+
+
+@pytest.mark.slow
+def test_runs_the_notebook_and_writes_executed_copy_and_run_record(demo):
+    results = run_stage("demo", {"seed": 1})
+    assert results == demo / "results/demo/1" or results.as_posix() == "results/demo/1"
+    assert json.loads((demo / "results/demo/1/items.json").read_text()) == list(range(6))
+    executed = nbformat.read(str(demo / "results/demo/1/demo.ipynb"), as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    record = json.loads((demo / "results/demo/1/run_record.json").read_text())
+    assert record["stage"] == "demo" and record["matrix"] == {"seed": 1} and record["wall_s"] >= 0
+    assert {"torch", "papermill"} <= set(record["packages"]) and "git" in record
+
+
+@pytest.mark.slow
+def test_a_failing_cell_is_named_and_exits_nonzero(demo, capsys):
+    set_params(demo, fail=True)
+    assert run.main(["demo", "seed=0"]) == 1
+    message = capsys.readouterr().err
+    assert "demo.ipynb failed in cell" in message and "ValueError: asked to fail" in message
+    assert "cell 3 (from pathlib import Path)" in message
+    assert "results/demo/0/demo.ipynb" in message
+
+
+def test_a_misspelt_key_stops_before_the_notebook_runs(demo, capsys):
+    data = {"demo": {**GOOD["demo"]}}
+    data["demo"]["n_itmes"] = data["demo"].pop("n_items")
+    (demo / "params.yaml").write_text(yaml.safe_dump(data))
+    assert run.main(["demo", "seed=0"]) == 1
+    assert "unknown key 'demo.n_itmes'" in capsys.readouterr().err
+    assert not (demo / "results").exists()
+    with pytest.raises(ParamsError):
+        run_stage("demo", {"seed": 0})
+
+
+def test_notebook_parameter_missing_from_the_schema_is_an_error(demo):
+    make_notebook(demo / "demo.ipynb", PARAMETERS + "\nlearning_rate = 0.1")
+    with pytest.raises(StageError, match=r"declared in the notebook but not given \['learning_rate'\]"):
+        run_stage("demo", {"seed": 0})
+
+
+def test_schema_field_missing_from_the_notebook_is_an_error(demo):
+    make_notebook(demo / "demo.ipynb", PARAMETERS.replace('mode = "fast"\n', ""))
+    with pytest.raises(StageError, match=r"given but not declared in the notebook \['mode'\]"):
+        run_stage("demo", {"seed": 0})
+
+
+def test_a_notebook_without_parameters_cell_is_an_error(demo):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1")]
+    nbformat.write(nb, str(demo / "demo.ipynb"))
+    with pytest.raises(StageError, match="no cell tagged 'parameters'"):
+        run_stage("demo", {"seed": 0})
+
+
+@pytest.mark.parametrize(
+    ("matrix", "expected"),
+    [({"seed": 7}, r"seed=7 is not in params demo\.seeds = \[0, 1\]"), ({}, "takes matrix values"),
+     ({"seed": 0, "trait": "owl"}, "takes matrix values")],
+)  # fmt: skip
+def test_matrix_values_are_checked_against_params(demo, matrix, expected):
+    with pytest.raises(StageError, match=expected):
+        run_stage("demo", matrix)
+
+
+def test_unknown_stage_and_bad_matrix_syntax(demo, capsys):
+    assert run.main(["nope"]) == 1
+    assert "unknown stage 'nope'" in capsys.readouterr().err
+    assert run.main(["demo", "seed"]) == 1
+    assert "key=value" in capsys.readouterr().err
+
+
+def test_matrix_values_are_parsed_as_yaml_scalars():
+    assert run.parse_matrix(["seed=1", "trait=owl", "rate=0.5"]) == {"seed": 1, "trait": "owl", "rate": 0.5}
+
+
+def test_a_function_stage_gets_its_section_and_folder(monkeypatch, in_tmp_repo):
+    monkeypatch.setattr(params, "SECTION_SCHEMAS", {"demo": "fixtures.demo_schema:DemoParams"})
+    stage = Stage("f", "demo", "out", function="fixtures.demo_schema:write_marker")
+    monkeypatch.setattr(run, "STAGES", {"f": stage})
+    (in_tmp_repo / "params.yaml").write_text(yaml.safe_dump(GOOD))
+    run_stage("f")
+    assert (in_tmp_repo / "out/marker.txt").read_text() == "3"
+    assert (in_tmp_repo / "out/run_record.json").exists()
+
+
+def test_a_stage_needs_exactly_one_of_notebook_or_function():
+    with pytest.raises(ValueError, match="exactly one"):
+        Stage("x", "demo", "out")
