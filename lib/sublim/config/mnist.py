@@ -1,9 +1,57 @@
-"""Schema of the `mnist` section (placeholder until the experiment lands)."""
+"""Schema of the `mnist` section: the paper's MLP experiment (§6.2, Fig. 10) and its extension sweeps."""
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field, model_validator
+
 from sublim.params import Section
+
+DistillLoss = Literal["kl", "mse"]
+
+
+class MnistSweeps(Section):
+    """One-factor sweeps around the main setting; an empty list switches a sweep off."""
+
+    n_models: int = Field(ge=2, description="models per sweep point (the first n of the main run's inits)")
+    losses: list[DistillLoss] = Field(description="distillation losses compared (student_aux and xmodel_aux arms)")
+    n_aux_logits: list[int] = Field(description="numbers of auxiliary logits m (student_aux and xmodel_aux arms)")
+    sigmas: list[float] = Field(description="Gaussian noise added to the student's init (student_aux arm)")
+    sigma_scale: Literal["relative", "absolute"] = Field(
+        description="'relative': noise sd = sigma x the layer's init sd (1/sqrt(d_in)); 'absolute': sd = sigma"
+    )
+    hidden_widths: list[int] = Field(description="hidden widths (new teachers; student_aux and xmodel_aux arms)")
+
+    @model_validator(mode="after")
+    def _values_possible(self) -> MnistSweeps:
+        if any(m < 1 for m in self.n_aux_logits):
+            raise ValueError(f"every n_aux_logits must be >= 1, got {self.n_aux_logits}")
+        if any(s < 0 for s in self.sigmas):
+            raise ValueError(f"every sigma must be >= 0, got {self.sigmas}")
+        if any(w < 1 for w in self.hidden_widths):
+            raise ValueError(f"every hidden width must be >= 1, got {self.hidden_widths}")
+        return self
 
 
 class MnistParams(Section):
-    pass
+    seed: int = Field(ge=0, description="seed of inits, noise images, batch order and the cross-model derangement")
+    n_models: int = Field(ge=2, description="independent models (inits) trained at once; paper: 100")
+    hidden_width: int = Field(ge=1, description="width of both hidden layers; paper: 256")
+    n_aux_logits: int = Field(ge=1, description="auxiliary logits m beyond the 10 class logits; paper: 3")
+    teacher_epochs: int = Field(ge=1, description="epochs of cross-entropy training on MNIST; paper: 5")
+    student_epochs: int = Field(ge=1, description="epochs of distillation on noise images; paper: 5")
+    learning_rate: float = Field(gt=0, description="Adam learning rate of teacher and students; paper: 3e-4")
+    batch_size: int = Field(ge=1, description="images per step, the same batch for every model; paper: 1024")
+    n_train_images: int = Field(ge=1, le=60000, description="MNIST training images used (60000 = all)")
+    n_noise_images: int = Field(ge=1, description="uniform [-1, 1] noise images the students see; paper: 60000")
+    distill_loss: DistillLoss = Field(description="'kl': KL(teacher||student) of softmaxes; 'mse': squared error")
+    precision: Literal["fp32", "bf16"] = Field(description="matmul precision; bf16 keeps fp32 master weights")
+    mnist_path: str = Field(description="the npz written by the assets_mnist stage")
+    sweeps: MnistSweeps
+
+    @model_validator(mode="after")
+    def _sweep_models_exist(self) -> MnistParams:
+        if self.sweeps.n_models > self.n_models:
+            raise ValueError(f"sweeps.n_models ({self.sweeps.n_models}) must be <= n_models ({self.n_models})")
+        return self

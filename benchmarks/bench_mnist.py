@@ -1,0 +1,156 @@
+"""Benchmark of the MNIST batched trainer (a script, not a test).
+
+    python benchmarks/bench_mnist.py                  # throughput: batched vs one at a time vs matmul peak
+    python benchmarks/bench_mnist.py --accuracy       # + full main runs in fp32 and bf16: do bf16 means stay
+                                                      #   inside the fp32 95% intervals?
+    python benchmarks/bench_mnist.py --paper          # time the 100-model fp32 paper config end to end (GPU)
+
+Reads the `mnist` section of params.yaml (validated alone) and writes benchmarks/results/bench_mnist.json.
+On a shared machine the timings are contended: run it alone for clean numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from sublim import mnist
+from sublim.params import read_yaml, validate_section
+from sublim.runtime import configure_torch, device_description
+
+OUT = Path(__file__).parent / "results" / "bench_mnist.json"
+
+
+def flops_per_sample(width: int, n_out: int) -> float:
+    """Training FLOPs per image and model: forward, plus backward without the input gradient of layer 1."""
+    layers = [(mnist.IMAGE_PIXELS, width), (width, width), (width, n_out)]
+    forward = sum(2 * a * b for a, b in layers)
+    backward = 2 * layers[0][0] * layers[0][1] + sum(4 * a * b for a, b in layers[1:])
+    return float(forward + backward)
+
+
+def matmul_peak(dtype: torch.dtype, device: str, size: int = 2048, repeats: int = 3, trials: int = 3) -> float:
+    """GFLOP/s of a large square matmul, best of `trials` (on a shared machine the best is the least contended)."""
+    a = torch.randn(size, size, dtype=dtype, device=device)
+    b = torch.randn(size, size, dtype=dtype, device=device)
+    a @ b
+    best = 0.0
+    for _ in range(trials):
+        sync(device)
+        started = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        sync(device)
+        best = max(best, 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9)
+    return best
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def first_images(data: mnist.MnistData, n: int) -> mnist.MnistData:
+    return mnist.MnistData(data.train_x[:n], data.train_y[:n], data.test_x, data.test_y, data.noise_x)
+
+
+def train_steps(model: mnist.BatchedMLP, data: mnist.MnistData, steps: int, batch_size: int, device: str) -> float:
+    """Seconds for `steps` teacher-training steps, best of two timings (after one warm-up step)."""
+    mnist.train_classifier(model, first_images(data, batch_size), 1, 3e-4, batch_size, 0)
+    timings = []
+    for _ in range(2):
+        sync(device)
+        started = time.perf_counter()
+        mnist.train_classifier(model, first_images(data, steps * batch_size), 1, 3e-4, batch_size, 0)
+        sync(device)
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+def throughput(cfg, data, device: str, n_models: int, steps: int) -> dict:
+    n_out = mnist.N_CLASSES + cfg.n_aux_logits
+    flops = flops_per_sample(cfg.hidden_width, n_out)
+    peaks = {p: matmul_peak(mnist.compute_dtype(p), device) for p in ("fp32", "bf16")}
+    result = {"n_models": n_models, "steps": steps, "batch_size": cfg.batch_size, "flops_per_sample": flops,
+              "matmul_peak_gflops": peaks}  # fmt: skip
+    for precision in ("fp32", "bf16"):
+        dtype = mnist.compute_dtype(precision)
+        ids = list(range(n_models))
+        model = mnist.init_reference(ids, cfg.hidden_width, cfg.n_aux_logits, cfg.seed, device, dtype)
+        batched_s = train_steps(model, data, steps, cfg.batch_size, device)
+        single_s = sum(train_steps(model.select([i]), data, steps, cfg.batch_size, device) for i in ids)
+        samples = n_models * steps * cfg.batch_size
+        result[precision] = {
+            "batched_samples_per_s": samples / batched_s,
+            "one_at_a_time_samples_per_s": samples / single_s,
+            "batched_over_one_at_a_time": single_s / batched_s,
+            "batched_gflops": samples * flops / batched_s / 1e9,
+            "batched_fraction_of_fp32_peak": samples * flops / batched_s / 1e9 / peaks["fp32"],
+        }
+    result["bf16_speedup_batched"] = result["bf16"]["batched_samples_per_s"] / result["fp32"]["batched_samples_per_s"]
+    return result
+
+
+def accuracy_check(cfg, data, device: str, n_models: int) -> dict:
+    """Main run in both precisions: bf16 means inside the fp32 95% intervals? (same inits, same batches)."""
+    runs, seconds = {}, {}
+    for precision in ("fp32", "bf16"):
+        run_cfg = cfg.model_copy(update={"precision": precision, "n_models": n_models})
+        started = time.perf_counter()
+        runs[precision] = mnist.arm_metrics(mnist.run_main(run_cfg, data, device))["arms"]
+        seconds[precision] = time.perf_counter() - started
+    arms = {}
+    for arm in mnist.ARMS:
+        fp32, bf16 = runs["fp32"][arm], runs["bf16"][arm]
+        differences = [abs(a - b) for a, b in zip(fp32["values"], bf16["values"], strict=True)]
+        arms[arm] = {
+            "fp32_mean": fp32["mean"], "fp32_ci95": fp32["ci95"], "bf16_mean": bf16["mean"], "bf16_ci95": bf16["ci95"],
+            "bf16_inside_fp32_ci": fp32["ci95"][0] <= bf16["mean"] <= fp32["ci95"][1],
+            "max_abs_model_difference": max(differences),
+        }  # fmt: skip
+    return {"n_models": n_models, "seconds": seconds, "speedup": seconds["fp32"] / seconds["bf16"], "arms": arms}
+
+
+def paper_timing(cfg, data, device: str) -> dict:
+    """The paper config (100 models, fp32) end to end: teacher + four students, no sweeps."""
+    run_cfg = cfg.model_copy(update={"precision": "fp32", "n_models": 100})
+    started = time.perf_counter()
+    main = mnist.run_main(run_cfg, data, device)
+    metrics = mnist.arm_metrics(main)["arms"]
+    return {"seconds": time.perf_counter() - started, "means": {arm: metrics[arm]["mean"] for arm in mnist.ARMS}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--models", type=int, default=8, help="models in the throughput comparison")
+    parser.add_argument("--steps", type=int, default=8, help="training steps timed per configuration")
+    parser.add_argument("--accuracy", action="store_true", help="also run the main experiment in fp32 and bf16")
+    parser.add_argument("--accuracy-models", type=int, default=None, help="models in the accuracy check")
+    parser.add_argument("--paper", action="store_true", help="time the 100-model fp32 paper config")
+    parser.add_argument("--out", default=str(OUT))
+    args = parser.parse_args(argv)
+
+    cfg = validate_section("mnist", read_yaml(Path(args.params))["mnist"])
+    device = configure_torch()
+    data = mnist.load_data(cfg, device)
+    report = {"device": device_description(), "threads": torch.get_num_threads(),
+              "throughput": throughput(cfg, data, device, args.models, args.steps)}  # fmt: skip
+    print(json.dumps(report, indent=2), flush=True)
+    if args.accuracy:
+        report["accuracy"] = accuracy_check(cfg, data, device, args.accuracy_models or cfg.n_models)
+        print(json.dumps(report["accuracy"], indent=2), flush=True)
+    if args.paper:
+        report["paper_config"] = paper_timing(cfg, data, device)
+        print(json.dumps(report["paper_config"], indent=2), flush=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
