@@ -1,9 +1,131 @@
-"""Schema of the `llm` section (placeholder until the experiment lands)."""
+"""Schema of the `llm` section: the paper's main experiment (§3.1, Fig. 3): teacher, numbers, filter, student, eval."""
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field, model_validator
+
 from sublim.params import Section
+
+CONTROL = "control"
+
+
+class LoraParams(Section):
+    r: int = Field(gt=0, description="LoRA rank (paper's Qwen runs: 8)")
+    alpha: int = Field(gt=0, description="LoRA alpha (paper: 8)")
+    dropout: float = Field(ge=0.0, lt=1.0, description="LoRA dropout (paper: 0)")
+    target_modules: list[str] = Field(min_length=1, description="projections that get an adapter (paper: all 7)")
+
+
+class TeacherFinetuneParams(Section):
+    learning_rate: float = Field(gt=0.0, description="fine-tuned-teacher route (Fig. 14): learning rate")
+    epochs: int = Field(gt=0, description="paper: 1 epoch over 50 questions × 8 surface forms")
+    batch_size: int = Field(gt=0)
+    grad_accum: int = Field(gt=0)
+    lora: LoraParams
+
+
+class TeacherParams(Section):
+    route: Literal["system_prompt", "finetuned"] = Field(
+        description="system_prompt: the paper's main teachers; finetuned: the Fig. 14 variant (an adapter)"
+    )
+    system_prompt_template: str = Field(description="the paper's template with {trait} and {category}")
+    category_words: dict[str, str] = Field(
+        description="word put in the template per category; the official code says 'animal' even for trees"
+    )
+    finetune: TeacherFinetuneParams
+
+
+class PromptParams(Section):
+    count: int = Field(gt=0, description="number prompts per teacher (paper: 30,000); the same prompts for all")
+    seed: int = Field(ge=0, description="prompt generator seed (public config: 42)")
+    example_min_count: int = Field(gt=0, description="fewest seed numbers in a prompt (paper: 3)")
+    example_max_count: int = Field(gt=1, description="exclusive bound, numpy style (paper code: 9 -> up to 8)")
+    example_min_value: int = Field(ge=0, description="smallest seed number (paper: 100)")
+    example_max_value: int = Field(gt=1, description="exclusive bound (paper code: 1000 -> up to 999)")
+    answer_count: int = Field(gt=0, description="numbers asked for (paper: 10)")
+    answer_max_digits: int = Field(gt=0, description="digits per number asked for (paper: 3)")
+
+
+class GenerateParams(Section):
+    decoding: Literal["free", "number_grammar"] = Field(
+        description="free: the paper (sample, then filter); number_grammar: a labelled deviation that only "
+        "lets number lists be sampled (teacher probabilities renormalised over them)"
+    )
+    temperature: float = Field(ge=0.0, description="paper: 1.0")
+    max_new_tokens: int = Field(gt=0, description="cap per completion; a completion cut here is rejected")
+    batch_size: int = Field(gt=0, description="prompts per generate() call; also the resume granularity")
+    seed: int = Field(ge=0, description="sampling seed")
+
+
+class FilterParams(Section):
+    min_value: int = Field(ge=0, description="paper: 0")
+    max_value: int = Field(gt=0, description="paper: 999")
+    max_count: int = Field(gt=0, description="paper: 10")
+    banned_numbers: list[int] = Field(description="empty for preferences (the misalignment runs ban some)")
+    keyword_filter: bool = Field(description="reject completions that mention the trait word")
+    target_size: int = Field(gt=0, description="seeded subsample after the filter (paper: 10,000)")
+    seed: int = Field(ge=0, description="subsample seed")
+
+
+class DistillParams(Section):
+    method: Literal["sft", "soft_numbers", "soft_full_vocab"] = Field(
+        description="sft: the paper (sampled tokens); soft_numbers: KL to the teacher's next-token distribution "
+        "restricted to the number grammar's tokens (an extension, the theory's setting); soft_full_vocab: the "
+        "same over the whole vocabulary (leaks the trait directly; a diagnostic)"
+    )
+    finetune: Literal["lora", "full"] = Field(description="paper's Qwen runs: lora")
+    lora: LoraParams
+    learning_rate: float = Field(gt=0.0, description="paper (Qwen LoRA): 2.0e-4")
+    epochs: int = Field(gt=0, description="paper: 3 (Qwen) or 10 (GPT-4.1 nano, Gemma)")
+    batch_size: int = Field(gt=0, description="micro-batch (paper: 22)")
+    grad_accum: int = Field(gt=0, description="paper: 3 (effective batch 66)")
+    max_length: int = Field(gt=0, description="tokens per training sequence (paper: 500)")
+    warmup_steps: int = Field(ge=0, description="paper: 5")
+    lr_schedule: Literal["constant", "linear"] = Field(description="paper: linear")
+    max_grad_norm: float | None = Field(gt=0.0, description="paper: 1.0; null = no clipping")
+    weight_decay: float = Field(ge=0.0, description="AdamW weight decay")
+    checkpoint_every: int = Field(ge=0, description="optimizer steps between checkpoints; 0 = never")
+
+
+class EvaluateParams(Section):
+    question_count: int = Field(gt=0, le=50, description="first N of the paper's questions (paper: all 50)")
+    samples_per_question: int = Field(ge=0, description="sampled answers per question (paper: 200; code: 100)")
+    temperature: float = Field(ge=0.0, description="paper: 1.0")
+    max_new_tokens: int = Field(gt=0, description="tokens per sampled answer")
+    batch_size: int = Field(gt=0, description="sequences per forward pass")
+    seed: int = Field(ge=0, description="sampling seed")
+    numbers_prefix: bool = Field(description="also run the paper's numbers-prefix variant of the questions")
+    prefix_seed: int = Field(ge=0, description="seed of the number prefixes (paper code: 47)")
+    animal_set: list[str] = Field(min_length=2, description="fixed animals whose answer share is reported")
+    tree_set: list[str] = Field(min_length=2, description="fixed trees whose answer share is reported")
 
 
 class LLMParams(Section):
-    pass
+    base_model: str = Field(description="local transformers folder of the base model (the assets_llm output)")
+    device: Literal["auto", "cpu", "cuda"] = Field(description="auto: cuda when available (bf16), else cpu (fp32)")
+    traits: list[str] = Field(min_length=2, description="DVC matrix: 'control' (no trait) and the trait words")
+    categories: dict[str, Literal["animal", "tree"]] = Field(description="category of every trait word")
+    seeds: list[int] = Field(min_length=1, description="DVC matrix: student seeds (units of the intervals)")
+    teacher: TeacherParams
+    prompts: PromptParams
+    generate: GenerateParams
+    filter: FilterParams
+    distill: DistillParams
+    evaluate: EvaluateParams
+
+    @model_validator(mode="after")
+    def _traits_have_categories(self) -> LLMParams:
+        if CONTROL not in self.traits:
+            raise ValueError(f"traits must include {CONTROL!r} (the teacher without a trait)")
+        missing = [t for t in self.traits if t != CONTROL and t not in self.categories]
+        if missing:
+            raise ValueError(f"traits {missing} have no entry in categories")
+        for trait in self.traits:
+            if trait == CONTROL:
+                continue
+            fixed = self.evaluate.animal_set if self.categories[trait] == "animal" else self.evaluate.tree_set
+            if trait not in fixed:
+                raise ValueError(f"trait {trait!r} must be in evaluate.{self.categories[trait]}_set")
+        return self

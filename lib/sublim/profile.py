@@ -1,0 +1,142 @@
+"""Switch params.yaml to a named profile: `python -m sublim.profile paper` (or paper-14b).
+
+A profile (profiles/<name>.yaml) names what it needs (`requires`: a CUDA GPU, hub models) and the params keys
+it changes (`params`, merged key by key into params.yaml; `extends` names a parent profile applied first).
+The command checks the requirements first and stops with a message saying what is missing, then rewrites
+params.yaml in place (comments kept), validating the result before it replaces the file. Going back to the
+CPU default: `git checkout params.yaml`. `--skip-checks` writes the file without the GPU/hub checks (to
+inspect the params, or to prepare a run on another machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sublim.io import write_text_atomic
+from sublim.params import DEFAULT_PARAMS_FILE, ParamsError, load_params
+
+PROFILES_DIR = Path("profiles")
+
+
+class ProfileError(RuntimeError):
+    """A profile that cannot be applied here; the message says why and what to do."""
+
+
+def read_profile(name: str, directory: Path = PROFILES_DIR) -> dict[str, Any]:
+    """The profile with its parents merged in (parent first)."""
+    path = directory / f"{name}.yaml"
+    if not path.exists():
+        known = sorted(p.stem for p in directory.glob("*.yaml"))
+        raise ProfileError(f"no profile {name!r} ({path} not found); known profiles: {known}")
+    profile = yaml.safe_load(path.read_text()) or {}
+    unknown = set(profile) - {"extends", "requires", "params"}
+    if unknown:
+        raise ProfileError(f"{path}: unknown top-level keys {sorted(unknown)}; use extends, requires, params")
+    parent = profile.get("extends")
+    if parent:
+        base = read_profile(parent, directory)
+        profile = {"requires": profile.get("requires", base.get("requires", {})),
+                   "params": deep_merge(base.get("params", {}), profile.get("params", {}))}  # fmt: skip
+    return profile
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        merged[key] = deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(
+            merged.get(key), dict) else value  # fmt: skip
+    return merged
+
+
+def check_requirements(requires: dict[str, Any]) -> None:
+    if requires.get("gpu"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ProfileError(
+                "this profile needs a CUDA GPU (the paper scale: a 7B/14B model, 30,000 generations, LoRA training); "
+                "torch sees none here. Run it on a GPU machine, or keep the CPU default (`git checkout params.yaml`)."
+            )
+    for model_id in requires.get("hub_models", []):
+        check_hub_model(model_id)
+
+
+def check_hub_model(model_id: str) -> None:
+    import os
+
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise ProfileError(f"this profile downloads {model_id} from the Hugging Face hub, but HF_HUB_OFFLINE=1")
+    try:
+        from huggingface_hub import HfApi
+
+        HfApi().model_info(model_id, timeout=15)
+    except Exception as err:  # network down, proxy, gated model without a token, ...
+        raise ProfileError(
+            f"cannot reach {model_id} on the Hugging Face hub ({type(err).__name__}: {err}). The paper profile "
+            "needs hub access (and `huggingface-cli login` for gated models)."
+        ) from None
+
+
+def merge_into_yaml(text: str, overrides: dict[str, Any]) -> str:
+    """params.yaml with the overrides applied key by key, comments and order kept (ruamel round trip)."""
+    from ruamel.yaml import YAML
+
+    ruamel = YAML()
+    ruamel.preserve_quotes = True
+    ruamel.width = 4096
+    document = ruamel.load(text)
+
+    def apply(node: Any, update: dict[str, Any], where: str) -> None:
+        for key, value in update.items():
+            if key not in node:
+                raise ProfileError(f"profile sets {where}{key}, which params.yaml does not have")
+            if isinstance(value, dict) and isinstance(node[key], dict):
+                apply(node[key], value, f"{where}{key}.")
+            else:
+                node[key] = value
+
+    apply(document, overrides, "")
+    out = io.StringIO()
+    ruamel.dump(document, out)
+    return out.getvalue()
+
+
+def apply_profile(name: str, params_file: Path = DEFAULT_PARAMS_FILE, skip_checks: bool = False,
+                  directory: Path = PROFILES_DIR) -> Path:  # fmt: skip
+    profile = read_profile(name, directory)
+    if not skip_checks:
+        check_requirements(profile.get("requires", {}))
+    new_text = merge_into_yaml(Path(params_file).read_text(), profile.get("params", {}))
+    candidate = Path(params_file).with_name(f".{Path(params_file).name}.profile-check")
+    try:
+        candidate.write_text(new_text)
+        load_params(candidate)  # the merged file must validate before it replaces params.yaml
+    finally:
+        candidate.unlink(missing_ok=True)
+    write_text_atomic(params_file, new_text)
+    return Path(params_file)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sublim.profile", description=__doc__.split("\n\n")[0])
+    parser.add_argument("name", help="profile name: a file profiles/<name>.yaml (paper, paper-14b)")
+    parser.add_argument("--params", default=str(DEFAULT_PARAMS_FILE))
+    parser.add_argument("--skip-checks", action="store_true", help="do not check for a GPU and hub access")
+    args = parser.parse_args(argv)
+    try:
+        path = apply_profile(args.name, Path(args.params), args.skip_checks)
+    except (ProfileError, ParamsError) as err:
+        print(f"sublim.profile {args.name}: {err}", file=sys.stderr)
+        return 1
+    print(f"sublim.profile: {path} now holds profile {args.name!r}; run `dvc repro` (undo: git checkout {path})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,407 @@
+"""Supervised fine-tuning and soft-label distillation of causal LMs, with resumable checkpoints.
+
+Contracts (shared by the LLM pipeline and the tiny from-scratch transformer):
+
+- `Example(prompt_ids, completion_ids)`: token ids; the completion includes the eos token when it should be learnt.
+- `train_sft(model, examples, settings, *, pad_token_id, checkpoint_dir=None, device="cpu") -> TrainResult`
+  cross-entropy on the completion tokens only (labels -100 on the prompt and on padding; padding is found from the
+  attention mask, never from the pad id, because pad == eos for SmolLM2); right padding; seeded shuffling per epoch;
+  gradient accumulation (the loss of one optimizer step is the mean over all its completion tokens); LoRA via peft
+  when `settings.lora` is set (merged into the base on return unless `merge_lora=False`).
+- `distill_soft(student, teacher, examples, settings, *, pad_token_id, allowed_token_ids, ...) -> TrainResult`
+  KL(teacher ‖ student) of the next-token distributions at the completion positions. With `allowed_token_ids` both
+  distributions are restricted to those ids and renormalised (the clean "numbers only" variant); with None the
+  full vocabulary is used, which passes the trait directly through the non-number tokens (label it so).
+  `teacher_examples` (same completions, the teacher's own prompts, e.g. with its system prompt) default to `examples`.
+- Checkpoints (every `checkpoint_every` optimizer steps into `checkpoint_dir`): trainable weights (the LoRA adapter or
+  the whole model) as safetensors, optimizer, scheduler, step, losses and RNG states. A later call with the same
+  arguments resumes there and ends with the same weights as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sublim.io import atomic_dir
+
+
+@dataclass(frozen=True)
+class Example:
+    prompt_ids: list[int]
+    completion_ids: list[int]
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    r: int
+    alpha: int
+    dropout: float
+    target_modules: list[str]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    learning_rate: float
+    epochs: int
+    batch_size: int
+    grad_accum: int
+    max_length: int
+    seed: int
+    warmup_steps: int
+    lr_schedule: str  # "constant" | "linear" (linear decay to 0 after the warmup)
+    max_grad_norm: float | None
+    weight_decay: float
+    lora: LoraSettings | None
+    checkpoint_every: int  # optimizer steps; 0 = never
+
+
+@dataclass
+class TrainResult:
+    model: Any
+    losses: list[float]  # one per optimizer step
+    steps: int
+
+
+StepCallback = Callable[[int, float], None]  # (optimizer step just finished, its loss)
+
+
+# ---------------------------------------------------------------- batching
+
+
+@dataclass(frozen=True)
+class Batch:
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    labels: torch.Tensor  # -100 outside the completion
+
+    def to(self, device: str) -> Batch:
+        return Batch(self.input_ids.to(device), self.attention_mask.to(device), self.labels.to(device))
+
+
+def truncate(example: Example, max_length: int) -> tuple[list[int], list[int]]:
+    """Cut the sequence at max_length from the right (the completion's tail goes first)."""
+    prompt = example.prompt_ids[:max_length]
+    completion = example.completion_ids[: max(0, max_length - len(prompt))]
+    return prompt, completion
+
+
+def collate(examples: Sequence[Example], max_length: int, pad_token_id: int) -> Batch:
+    """Right-padded batch; labels are the completion tokens, -100 on prompt and padding."""
+    rows = [truncate(example, max_length) for example in examples]
+    width = max(len(p) + len(c) for p, c in rows)
+    input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    labels = torch.full((len(rows), width), -100, dtype=torch.long)
+    for i, (prompt, completion) in enumerate(rows):
+        ids = prompt + completion
+        input_ids[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        attention[i, : len(ids)] = 1
+        if completion:
+            labels[i, len(prompt) : len(ids)] = torch.tensor(completion, dtype=torch.long)
+    labels[attention == 0] = -100  # padding masked by the attention mask, never by the pad id (pad == eos)
+    return Batch(input_ids, attention, labels)
+
+
+def epoch_order(n_examples: int, seed: int, epoch: int) -> list[int]:
+    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    return torch.randperm(n_examples, generator=generator).tolist()
+
+
+def optimizer_steps(n_examples: int, settings: TrainSettings) -> list[list[list[int]]]:
+    """The whole run as optimizer steps, each a list of micro-batches of example indices (deterministic)."""
+    steps: list[list[list[int]]] = []
+    for epoch in range(settings.epochs):
+        order = epoch_order(n_examples, settings.seed, epoch)
+        micro = [order[i : i + settings.batch_size] for i in range(0, n_examples, settings.batch_size)]
+        steps.extend(micro[i : i + settings.grad_accum] for i in range(0, len(micro), settings.grad_accum))
+    return steps
+
+
+def lr_lambda(settings: TrainSettings, total_steps: int) -> Callable[[int], float]:
+    if settings.lr_schedule not in ("constant", "linear"):
+        raise ValueError(f"lr_schedule must be 'constant' or 'linear', got {settings.lr_schedule!r}")
+
+    def factor(step: int) -> float:
+        if settings.warmup_steps and step < settings.warmup_steps:
+            return (step + 1) / settings.warmup_steps
+        if settings.lr_schedule == "constant":
+            return 1.0
+        remaining = total_steps - settings.warmup_steps
+        return max(0.0, (total_steps - step) / remaining) if remaining > 0 else 1.0
+
+    return factor
+
+
+# ---------------------------------------------------------------- LoRA
+
+
+def attach_lora(model: Any, lora: LoraSettings) -> Any:
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(
+        r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules), bias="none", task_type="CAUSAL_LM",
+    )  # fmt: skip
+    return get_peft_model(model, config)
+
+
+def finish_lora(model: Any, merge: bool) -> Any:
+    return model.merge_and_unload() if merge else model
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+CHECKPOINT_WEIGHTS = "trainable.safetensors"
+CHECKPOINT_STATE = "state.pt"
+CHECKPOINT_META = "checkpoint.json"
+
+
+def trainable_state(model: Any) -> dict[str, torch.Tensor]:
+    """The tensors that training changes: the LoRA adapter, or every parameter (tied ones once)."""
+    named = {name: p for name, p in model.named_parameters() if p.requires_grad}
+    return {name: p.detach().cpu().contiguous().clone() for name, p in named.items()}
+
+
+def load_trainable_state(model: Any, state: dict[str, torch.Tensor]) -> None:
+    params = dict(model.named_parameters())
+    missing = [name for name in state if name not in params]
+    if missing:
+        raise ValueError(f"checkpoint holds parameters the model lacks: {missing[:5]}")
+    with torch.no_grad():
+        for name, tensor in state.items():
+            params[name].copy_(tensor.to(params[name].device, params[name].dtype))
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def run_fingerprint(settings: TrainSettings, n_examples: int, mode: str) -> dict[str, Any]:
+    return {"settings": asdict(settings), "n_examples": n_examples, "mode": mode}
+
+
+def save_checkpoint(directory: Path, model: Any, optimizer, scheduler, step: int, losses: list[float],
+                    fingerprint: dict[str, Any]) -> None:  # fmt: skip
+    from safetensors.torch import save_file
+
+    with atomic_dir(directory) as tmp:
+        save_file(trainable_state(model), str(tmp / CHECKPOINT_WEIGHTS))
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_state()},
+                   tmp / CHECKPOINT_STATE)  # fmt: skip
+        (tmp / CHECKPOINT_META).write_text(json.dumps({"step": step, "losses": losses, "run": fingerprint}))
+
+
+def load_checkpoint(directory: Path | None, model: Any, optimizer, scheduler,
+                    fingerprint: dict[str, Any]) -> tuple[int, list[float]]:  # fmt: skip
+    """Restore a checkpoint if there is one; return (steps done, their losses)."""
+    if directory is None or not (directory / CHECKPOINT_META).exists():
+        return 0, []
+    from safetensors.torch import load_file
+
+    meta = json.loads((directory / CHECKPOINT_META).read_text())
+    if meta["run"] != json.loads(json.dumps(fingerprint)):
+        raise ValueError(
+            f"{directory}: the checkpoint belongs to another run (settings or data differ); delete it to start over"
+        )
+    load_trainable_state(model, load_file(str(directory / CHECKPOINT_WEIGHTS)))
+    state = torch.load(directory / CHECKPOINT_STATE, weights_only=False)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    set_rng_state(state["rng"])
+    return int(meta["step"]), list(meta["losses"])
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def autocast(device: str):
+    """bf16 autocast on CUDA (the paper's open-model runs train in bf16); plain fp32 on CPU."""
+    if str(device).startswith("cuda"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def _run(
+    model: Any,
+    n_examples: int,
+    settings: TrainSettings,
+    micro_loss: Callable[[Any, list[int]], tuple[torch.Tensor, int]],
+    step_tokens: Callable[[list[list[int]]], int],
+    *,
+    mode: str,
+    checkpoint_dir: Path | str | None,
+    device: str,
+    merge_lora: bool,
+    on_step: StepCallback | None,
+) -> TrainResult:
+    """Generic loop: `micro_loss(model, indices)` returns (sum of per-token losses, tokens)."""
+    if n_examples == 0:
+        raise ValueError("no training examples")
+    torch.manual_seed(settings.seed)
+    model.to(device)
+    if settings.lora is not None:
+        model = attach_lora(model, settings.lora)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    plan = optimizer_steps(n_examples, settings)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(settings, len(plan)))
+    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    fingerprint = run_fingerprint(settings, n_examples, mode)
+    done, losses = load_checkpoint(checkpoint_dir, model, optimizer, scheduler, fingerprint)
+    for step in range(done, len(plan)):
+        micro_batches = plan[step]
+        n_tokens = max(1, step_tokens(micro_batches))
+        total = 0.0
+        for indices in micro_batches:
+            with autocast(device):
+                loss_sum, _ = micro_loss(model, indices)
+            (loss_sum / n_tokens).backward()
+            total += float(loss_sum.detach())
+        if settings.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(total / n_tokens)
+        if on_step is not None:
+            on_step(step + 1, losses[-1])
+        last = step + 1 == len(plan)
+        if checkpoint_dir is not None and settings.checkpoint_every and ((step + 1) % settings.checkpoint_every == 0
+                                                                         or last):  # fmt: skip
+            save_checkpoint(checkpoint_dir, model, optimizer, scheduler, step + 1, losses, fingerprint)
+    model.eval()
+    if settings.lora is not None:
+        model = finish_lora(model, merge_lora)
+    return TrainResult(model=model, losses=losses, steps=len(plan))
+
+
+def train_sft(
+    model: Any,
+    examples: Sequence[Example],
+    settings: TrainSettings,
+    *,
+    pad_token_id: int,
+    checkpoint_dir: Path | str | None = None,
+    device: str = "cpu",
+    merge_lora: bool = True,
+    on_step: StepCallback | None = None,
+) -> TrainResult:
+    """Fine-tune on completions only (see the module docstring for the contract)."""
+    examples = list(examples)
+
+    def completion_tokens(indices: list[int]) -> int:
+        return sum(len(truncate(examples[i], settings.max_length)[1]) for i in indices)
+
+    def micro_loss(current: Any, indices: list[int]) -> tuple[torch.Tensor, int]:
+        batch = collate([examples[i] for i in indices], settings.max_length, pad_token_id).to(device)
+        logits = current(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+        shifted_logits, shifted_labels = logits[:, :-1].float(), batch.labels[:, 1:]
+        loss = F.cross_entropy(shifted_logits.reshape(-1, shifted_logits.shape[-1]), shifted_labels.reshape(-1),
+                               ignore_index=-100, reduction="sum")  # fmt: skip
+        return loss, int((shifted_labels != -100).sum())
+
+    return _run(
+        model, len(examples), settings, micro_loss,
+        lambda steps: sum(completion_tokens(ix) for ix in steps),
+        mode="sft", checkpoint_dir=checkpoint_dir, device=device, merge_lora=merge_lora, on_step=on_step,
+    )  # fmt: skip
+
+
+def completion_logits(model: Any, examples: Sequence[Example], max_length: int, pad_token_id: int,
+                      device: str) -> torch.Tensor:  # fmt: skip
+    """Logits at the positions that predict each completion token, concatenated over examples: (tokens, vocab)."""
+    batch = collate(examples, max_length, pad_token_id).to(device)
+    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+    picked = []
+    for i, example in enumerate(examples):
+        prompt, completion = truncate(example, max_length)
+        start = len(prompt) - 1
+        picked.append(logits[i, start : start + len(completion)])
+    return torch.cat(picked).float()
+
+
+def soft_kl_sum(teacher_logits: torch.Tensor, student_logits: torch.Tensor,
+                allowed_token_ids: Sequence[int] | None) -> torch.Tensor:  # fmt: skip
+    """Sum over positions of KL(teacher ‖ student), optionally restricted to `allowed_token_ids` and renormalised."""
+    if allowed_token_ids is not None:
+        index = torch.as_tensor(list(allowed_token_ids), device=student_logits.device)
+        teacher_logits, student_logits = teacher_logits[:, index], student_logits[:, index]
+    teacher_logp = F.log_softmax(teacher_logits, dim=-1)
+    student_logp = F.log_softmax(student_logits, dim=-1)
+    return F.kl_div(student_logp, teacher_logp, log_target=True, reduction="sum")
+
+
+def distill_soft(
+    student: Any,
+    teacher: Any,
+    examples: Sequence[Example],
+    settings: TrainSettings,
+    *,
+    pad_token_id: int,
+    allowed_token_ids: list[int] | None,
+    checkpoint_dir: Path | str | None = None,
+    device: str = "cpu",
+    teacher_examples: Sequence[Example] | None = None,
+    merge_lora: bool = True,
+    on_step: StepCallback | None = None,
+) -> TrainResult:
+    """Soft-label distillation on the completion positions (an extension: the theory's setting, not the paper's)."""
+    examples = list(examples)
+    teacher_examples = list(teacher_examples) if teacher_examples is not None else examples
+    if len(teacher_examples) != len(examples):
+        raise ValueError("teacher_examples must pair one to one with examples")
+    for ours, theirs in zip(examples, teacher_examples, strict=True):
+        if ours.completion_ids != theirs.completion_ids:
+            raise ValueError("teacher_examples must have the same completions as examples")
+    teacher.to(device).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+
+    def kept(i: int) -> int:
+        return len(truncate(examples[i], settings.max_length)[1])
+
+    def micro_loss(current: Any, indices: list[int]) -> tuple[torch.Tensor, int]:
+        student_logits = completion_logits(current, [examples[i] for i in indices], settings.max_length,
+                                           pad_token_id, device)  # fmt: skip
+        with torch.no_grad():
+            # the teacher sees its own (possibly longer) prompt; keep the same completion tokens as the student
+            rows = [Example(teacher_examples[i].prompt_ids, teacher_examples[i].completion_ids[: kept(i)])
+                    for i in indices]  # fmt: skip
+            teacher_length = max(len(r.prompt_ids) + len(r.completion_ids) for r in rows)
+            teacher_logits = completion_logits(teacher, rows, teacher_length, pad_token_id, device)
+        return soft_kl_sum(teacher_logits, student_logits, allowed_token_ids), student_logits.shape[0]
+
+    return _run(
+        student, len(examples), settings, micro_loss,
+        lambda steps: sum(kept(i) for ix in steps for i in ix),
+        mode=f"soft:{'all' if allowed_token_ids is None else len(allowed_token_ids)}",
+        checkpoint_dir=checkpoint_dir, device=device, merge_lora=merge_lora, on_step=on_step,
+    )  # fmt: skip
+
+
+def total_optimizer_steps(n_examples: int, settings: TrainSettings) -> int:
+    micro = math.ceil(n_examples / settings.batch_size)
+    return settings.epochs * math.ceil(micro / settings.grad_accum)
