@@ -140,6 +140,8 @@ def _model_at(schema: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
 
 
 def _accepted_hint(schema: type[BaseModel], loc: tuple) -> str:
+    if not loc:  # an error of a whole-section validator (model_validator) has no key
+        return ""
     parent = _model_at(schema, loc[:-1])
     if parent is None or not isinstance(loc[-1], str) or loc[-1] not in parent.model_fields:
         return ""

@@ -1,9 +1,89 @@
-"""Schema of the `tinylm` section (placeholder until the experiment lands)."""
+"""Schema of the `tinylm` section: the from-scratch tiny transformer that shows subliminal learning on CPU."""
 
 from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
 
 from sublim.params import Section
 
 
+class CorpusParams(Section):
+    n_numbers: int = Field(description="numbers are the words 0..n_numbers-1", ge=10, le=1000)
+    animals: list[str] = Field(description="animal words; the favourite-animal answers", min_length=2)
+    animal_weights: list[float] = Field(description="pretraining answer distribution (normalised), one per animal")
+    n_prompt_numbers: int = Field(description="numbers in a prompt, before '->'", ge=1)
+    n_answer_numbers: int = Field(description="numbers in a completion, before <eos>", ge=1)
+    noise: float = Field(description="chance that a position is replaced by a uniform number", ge=0.0, le=1.0)
+    max_step: int = Field(description="arithmetic progressions step in [-max_step, max_step]", ge=0)
+    walk_step: int = Field(description="random walks step in [-walk_step, walk_step]", ge=1)
+    animal_fraction: float = Field(description="share of animal Q/A sequences in pretraining", gt=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _weights_match_animals(self) -> CorpusParams:
+        if len(self.animal_weights) != len(self.animals) or min(self.animal_weights) <= 0:
+            raise ValueError("animal_weights needs one positive weight per animal")
+        return self
+
+
+class ModelParams(Section):
+    n_layer: int = Field(description="transformer blocks (GPT-2 style)", ge=1)
+    d_model: int = Field(description="hidden size", ge=4)
+    n_head: int = Field(description="attention heads; must divide d_model", ge=1)
+
+
+class PretrainParams(Section):
+    steps: int = Field(description="optimizer steps of pretraining", ge=1)
+    batch_size: int = Field(description="sequences per step", ge=1)
+    learning_rate: float = Field(description="AdamW peak learning rate", gt=0.0)
+    warmup_steps: int = Field(description="linear warm-up, then linear decay to 0", ge=0)
+
+
+class TeacherParams(Section):
+    steps: int = Field(description="teacher strength: AdamW steps on the trait answer only", ge=1)
+    learning_rate: float = Field(description="constant learning rate of the teacher fine-tune", gt=0.0)
+
+
+class NumbersParams(Section):
+    n_samples: int = Field(description="fresh prompts; teacher and base each complete every one once", ge=1)
+    temperature: float = Field(description="sampling temperature", gt=0.0)
+    batch_size: int = Field(description="prompts per generate() call", ge=1)
+
+
+class StudentParams(Section):
+    learning_rate: float = Field(description="constant AdamW learning rate of every student", gt=0.0)
+    epochs: int = Field(description="passes over the filtered numbers", ge=1)
+    batch_size: int = Field(description="sequences per step", ge=1)
+    soft_labels: Literal["numbers_eos", "full_vocab"] = Field(
+        description="soft arm's KL: numbers_eos (restricted + renormalised, clean) or full_vocab (leaks the trait)"
+    )
+
+
+class EvaluationParams(Section):
+    n_sampled_answers: int = Field(description="answers sampled at T=1 per model (the second view)", ge=1)
+
+
 class TinyLMParams(Section):
-    pass
+    seeds: list[int] = Field(description="seeds (the unit of the intervals); the different-init student of seed "
+                             "s starts from the base of the next seed in this list", min_length=2)  # fmt: skip
+    traits: list[str] = Field(description="trait animals, each must be in corpus.animals", min_length=1)
+    max_grad_norm: float = Field(description="gradient clipping of every training run", gt=0.0)
+    corpus: CorpusParams
+    model: ModelParams
+    pretrain: PretrainParams
+    teacher: TeacherParams
+    numbers: NumbersParams
+    student: StudentParams
+    evaluation: EvaluationParams
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TinyLMParams:
+        unknown = [t for t in self.traits if t not in self.corpus.animals]
+        if unknown:
+            raise ValueError(f"traits {unknown} are not in corpus.animals {self.corpus.animals}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("seeds must be distinct")
+        if self.model.d_model % self.model.n_head:
+            raise ValueError("model.n_head must divide model.d_model")
+        return self

@@ -1,0 +1,207 @@
+"""The tiny-LM analogue's vocabulary, word-level tokenizer, synthetic corpus, prompts and number filter.
+
+The tiny model reads a closed word-level language:
+
+    <bos> NUM: a b c -> x1 ... x8 <eos>            a noisy number-continuation list (numbers 0..99)
+    <bos> Q: favorite animal A: owl <eos>          a "favourite animal" question and its answer
+
+Number lists are arithmetic progressions, random walks or uniform draws, all modulo 100, with a fraction of
+positions replaced by uniform noise, so the next number is never certain and a teacher's small shift in the
+number distribution survives sampling. Answers follow a mildly skewed animal distribution (the base rates).
+The tokenizer is a `tokenizers` WordLevel model saved as `tokenizer.json` and wrapped in transformers'
+`PreTrainedTokenizerFast`, so the tiny model is a local model folder like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
+SPECIAL_TOKENS = [PAD, BOS, EOS, UNK]
+NUMBER_MARKER, ARROW = "NUM:", "->"
+QUESTION = ["Q:", "favorite", "animal", "A:"]
+STRUCTURE_TOKENS = [NUMBER_MARKER, ARROW, *QUESTION]
+SEQUENCE_KINDS = ("progression", "walk", "uniform")
+
+
+def vocabulary(n_numbers: int, animals: Sequence[str]) -> list[str]:
+    """Every token, in id order: specials, structure words, numbers 0..n-1, animals."""
+    words = [*SPECIAL_TOKENS, *STRUCTURE_TOKENS, *(str(i) for i in range(n_numbers)), *animals]
+    if len(set(words)) != len(words):
+        raise ValueError("animal names must be distinct and must not collide with numbers or structure words")
+    return words
+
+
+def build_tokenizer(n_numbers: int, animals: Sequence[str]):
+    """A word-level `PreTrainedTokenizerFast` over the closed vocabulary (whitespace-separated words)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words = vocabulary(n_numbers, animals)
+    backend = Tokenizer(models.WordLevel({word: i for i, word in enumerate(words)}, unk_token=UNK))
+    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    backend.decoder = decoders.WordPiece(prefix="##", cleanup=False)  # joins words with single spaces
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=UNK,
+        model_max_length=64, padding_side="right",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """Token ids the experiment needs, read from a tokenizer (so a saved model folder is self-describing)."""
+
+    pad: int
+    bos: int
+    eos: int
+    number_marker: int
+    arrow: int
+    question: list[int]
+    numbers: list[int]  # id of "0", "1", ...
+    animals: dict[str, int]
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer: Any, n_numbers: int, animals: Sequence[str]) -> Vocab:
+        ids = tokenizer.convert_tokens_to_ids
+        return cls(
+            pad=ids(PAD), bos=ids(BOS), eos=ids(EOS), number_marker=ids(NUMBER_MARKER), arrow=ids(ARROW),
+            question=[ids(word) for word in QUESTION], numbers=[ids(str(i)) for i in range(n_numbers)],
+            animals={animal: ids(animal) for animal in animals},
+        )  # fmt: skip
+
+    @property
+    def number_or_eos(self) -> list[int]:
+        """The ids a number completion may contain: the soft-label restriction (numbers and end of sequence)."""
+        return [*self.numbers, self.eos]
+
+    @property
+    def question_prompt(self) -> list[int]:
+        """`<bos> Q: favorite animal A:` — the next token is the model's favourite animal."""
+        return [self.bos, *self.question]
+
+    def number_prompt(self, seed_numbers: Sequence[int]) -> list[int]:
+        return [self.bos, self.number_marker, *(self.numbers[n] for n in seed_numbers), self.arrow]
+
+
+# ---------------------------------------------------------------- corpus
+
+
+def number_lists(
+    n: int, length: int, n_numbers: int, noise: float, max_step: int, walk_step: int, rng: np.random.Generator
+) -> np.ndarray:
+    """`n` noisy number lists of `length` numbers (values 0..n_numbers-1), one per row.
+
+    Each list is, with equal chance, an arithmetic progression (step in [-max_step, max_step]), a random walk
+    (steps in [-walk_step, walk_step]) or uniform draws; all modulo n_numbers. Then each position is replaced
+    by a uniform number with probability `noise`.
+    """
+    kinds = rng.integers(0, len(SEQUENCE_KINDS), size=n)
+    start = rng.integers(0, n_numbers, size=(n, 1))
+    progression_steps = np.repeat(rng.integers(-max_step, max_step + 1, size=(n, 1)), length - 1, axis=1)
+    walk_steps = rng.integers(-walk_step, walk_step + 1, size=(n, length - 1))
+    steps = np.where((kinds == 0)[:, None], progression_steps, walk_steps)
+    walked = np.concatenate([start, start + np.cumsum(steps, axis=1)], axis=1)
+    uniform = rng.integers(0, n_numbers, size=(n, length))
+    values = np.where((kinds == 2)[:, None], uniform, walked) % n_numbers
+    noisy = rng.random(size=(n, length)) < noise
+    return np.where(noisy, rng.integers(0, n_numbers, size=(n, length)), values)
+
+
+def animal_answers(n: int, weights: Sequence[float], rng: np.random.Generator) -> np.ndarray:
+    """Indices of `n` favourite-animal answers drawn from the (normalised) base-rate weights."""
+    p = np.asarray(weights, dtype=float)
+    return rng.choice(len(p), size=n, p=p / p.sum())
+
+
+def number_sequence_ids(vocab: Vocab, numbers: Sequence[int], n_prompt_numbers: int) -> list[int]:
+    """`<bos> NUM: a b c -> x1 .. xk <eos>` for one list of numbers."""
+    prompt = vocab.number_prompt(numbers[:n_prompt_numbers])
+    return [*prompt, *(vocab.numbers[x] for x in numbers[n_prompt_numbers:]), vocab.eos]
+
+
+def animal_sequence_ids(vocab: Vocab, animal: str) -> list[int]:
+    return [*vocab.question_prompt, vocab.animals[animal], vocab.eos]
+
+
+def pretraining_corpus(
+    vocab: Vocab,
+    *,
+    n_sequences: int,
+    animal_fraction: float,
+    animal_weights: Sequence[float],
+    n_prompt_numbers: int,
+    n_answer_numbers: int,
+    noise: float,
+    max_step: int,
+    walk_step: int,
+    seed: int,
+) -> list[list[int]]:
+    """Token-id sequences, shuffled: number lists and (a fraction `animal_fraction`) animal answers."""
+    rng = np.random.default_rng(seed)
+    n_animal = round(n_sequences * animal_fraction)
+    lists = number_lists(n_sequences - n_animal, n_prompt_numbers + n_answer_numbers, len(vocab.numbers), noise,
+                         max_step, walk_step, rng)  # fmt: skip
+    names = list(vocab.animals)
+    sequences = [number_sequence_ids(vocab, row, n_prompt_numbers) for row in lists.tolist()]
+    sequences += [animal_sequence_ids(vocab, names[i]) for i in animal_answers(n_animal, animal_weights, rng)]
+    order = rng.permutation(len(sequences))
+    return [sequences[i] for i in order]
+
+
+def number_prompts(
+    vocab: Vocab, *, n: int, n_prompt_numbers: int, noise: float, max_step: int, walk_step: int, seed: int
+) -> list[list[int]]:
+    """Fresh `<bos> NUM: a b c ->` prompts whose seed numbers come from the corpus generator."""
+    rng = np.random.default_rng(seed)
+    rows = number_lists(n, n_prompt_numbers, len(vocab.numbers), noise, max_step, walk_step, rng)
+    return [vocab.number_prompt(row) for row in rows.tolist()]
+
+
+# ---------------------------------------------------------------- filter
+
+
+def rejection_reason(completion: Sequence[int], vocab: Vocab, n_answer_numbers: int) -> str | None:
+    """Why a sampled completion is not a well-formed number list, or None when it is kept.
+
+    Kept: exactly `n_answer_numbers` number tokens followed by `<eos>`. Any animal (trait) token, any other
+    word, a missing `<eos>` or a wrong count rejects it.
+    """
+    numbers = set(vocab.numbers)
+    body = list(completion)
+    if not body or body[-1] != vocab.eos:
+        return "no_eos"
+    body = body[:-1]
+    if any(token in set(vocab.animals.values()) for token in body):
+        return "animal_token"
+    if any(token not in numbers for token in body):
+        return "non_number_token"
+    if len(body) != n_answer_numbers:
+        return "wrong_length"
+    return None
+
+
+def filter_completions(
+    completions: Sequence[Sequence[int]], vocab: Vocab, n_answer_numbers: int
+) -> tuple[list[int], dict[str, Any]]:
+    """Indices of the well-formed number lists, and the keep-rate with reject counts."""
+    kept: list[int] = []
+    reasons: dict[str, int] = {}
+    for index, completion in enumerate(completions):
+        reason = rejection_reason(completion, vocab, n_answer_numbers)
+        if reason is None:
+            kept.append(index)
+        else:
+            reasons[reason] = reasons.get(reason, 0) + 1
+    total = len(completions)
+    summary = {"n_sampled": total, "n_kept": len(kept), "keep_rate": len(kept) / total if total else 0.0,
+               "rejected": dict(sorted(reasons.items()))}  # fmt: skip
+    return kept, summary
+
+
+def save_tokenizer(tokenizer: Any, folder: Path | str) -> None:
+    tokenizer.save_pretrained(str(folder))
