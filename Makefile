@@ -25,8 +25,10 @@ $(VENV)/.setup-done: pyproject.toml
 assets: setup
 	$(PY) -m sublim.assets
 
+# The README's results section is regenerated from the report's table after every run.
 reproduce: setup assets
 	dvc repro
+	$(PY) -m sublim.readme
 	dvc metrics show
 
 # pytest exits 5 when it collects no test: that is a failure of the suite, said plainly.
