@@ -20,8 +20,12 @@ from sublim.io import write_text_atomic
 from sublim.params import ParamsError, load_section
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+TIMINGS_START, TIMINGS_END = "<!-- timings:start -->", "<!-- timings:end -->"
 README = Path("README.md")
 HEADLINE = Path("results/report/headline.csv")
+PROVENANCE = Path("results/report/provenance.csv")
+EXPERIMENTS = {"assets": "offline assets", "mnist": "MNIST analogue", "theory": "Theorem 1",
+               "tinylm": "tiny-LM analogue", "llm": "LLM pipeline (SmolLM2)", "report": "report"}  # fmt: skip
 STATUS_MARKS = {
     "reproduced": "✅ reproduced",
     "direction reproduced": "↗️ direction reproduced",
@@ -81,18 +85,46 @@ def render_section(rows: list[dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def split_readme(text: str) -> tuple[str, str, str]:
+def render_timings(rows: list[dict[str, str]]) -> str:
+    """Wall time per experiment, summed over its stages' run records (the kernel start included)."""
+    totals: dict[str, float] = {}
+    for row in rows:
+        experiment = row["stage"].split("_")[0]
+        totals[experiment] = totals.get(experiment, 0.0) + float(row["wall_s"])
+    devices = sorted({row["device"] for row in rows})
+    lines = ["", "| Experiment | Wall time of its stages |", "|---|---|"]
+    for key, name in EXPERIMENTS.items():
+        if key in totals:
+            lines.append(f"| {name} | {totals[key] / 60:.1f} min |")
+    lines += [
+        f"| **all stages** | **{sum(totals.values()) / 60:.1f} min** |",
+        "",
+        f"Read from every stage's `run_record.json` (collected in `{PROVENANCE.as_posix()}`) of the last run, "
+        f"on {', '.join(devices)}; DVC's own checks and the Python start of each stage come on top.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def split_readme(text: str, start: str = START, end: str = END) -> tuple[str, str, str]:
     """(before, section, after) around the markers; fails when they are missing or out of order."""
-    if text.count(START) != 1 or text.count(END) != 1 or text.index(START) > text.index(END):
-        raise ReadmeError(f"README.md needs exactly one {START} followed by one {END} (under '## Results')")
-    before, rest = text.split(START)
-    section, after = rest.split(END)
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise ReadmeError(f"README.md needs exactly one {start} followed by one {end}")
+    before, rest = text.split(start)
+    section, after = rest.split(end)
     return before, section, after
 
 
-def updated_readme(text: str, section: str) -> str:
-    before, _, after = split_readme(text)
-    return f"{before}{START}{section}{END}{after}"
+def updated_readme(text: str, section: str, start: str = START, end: str = END) -> str:
+    before, _, after = split_readme(text, start, end)
+    return f"{before}{start}{section}{end}{after}"
+
+
+def read_provenance(path: Path = PROVENANCE) -> list[dict[str, str]]:
+    if not path.exists():
+        raise ReadmeError(f"{path}: not found; run `dvc repro report` first")
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 def out_of_sync(readme: Path, headline: Path, cfg: ReportParams | None = None, root: Path | str = ".") -> list[str]:
@@ -108,6 +140,11 @@ def out_of_sync(readme: Path, headline: Path, cfg: ReportParams | None = None, r
         _, section, _ = split_readme(readme.read_text())
         if section != render_section(read_headline(headline)):
             problems.append(f"{readme}'s results section differs from {headline}: run `python -m sublim.readme`")
+    provenance = headline.parent / PROVENANCE.name
+    if provenance.exists() and TIMINGS_START in readme.read_text():
+        _, timings, _ = split_readme(readme.read_text(), TIMINGS_START, TIMINGS_END)
+        if timings != render_timings(read_provenance(provenance)):
+            problems.append(f"{readme}'s timings differ from {provenance}: run `python -m sublim.readme`")
     return problems
 
 
@@ -125,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"sublim.readme: {problem}", file=sys.stderr)
             return 1 if problems else 0
         text = updated_readme(readme.read_text(), render_section(read_headline(headline)))
+        provenance = headline.parent / PROVENANCE.name
+        if TIMINGS_START in text and provenance.exists():
+            text = updated_readme(text, render_timings(read_provenance(provenance)), TIMINGS_START, TIMINGS_END)
         write_text_atomic(readme, text)
     except (ReadmeError, ParamsError) as err:
         print(f"sublim.readme: {err}", file=sys.stderr)
