@@ -29,7 +29,7 @@ assets: setup
 reproduce: setup assets
 	dvc repro
 	$(PY) -m sublim.readme
-	dvc metrics show
+	@echo "Done. Results: README.md (section Results), results/report/html/report.html, \`dvc metrics show\`."
 
 # pytest exits 5 when it collects no test: that is a failure of the suite, said plainly.
 test: setup assets

@@ -94,3 +94,10 @@ def test_parameters_cell_matches_its_params_section_both_ways(repo_root, stage):
     values = section.model_dump(mode="json")
     for key, value in values.items():
         assert declared[key] == value, f"{stage.notebook}: {key} = {declared[key]!r} but params.yaml has {value!r}"
+
+
+def test_every_stage_waits_for_the_params_validation(repo_root):
+    """A bad params.yaml must fail in `validate_params`, before DVC deletes another stage's outputs."""
+    for name, stage in dvc_stages(repo_root).items():
+        if name != "validate_params":
+            assert "results/params/valid.txt" in stage.get("do", stage)["deps"], f"{name} skips validate_params"

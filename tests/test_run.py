@@ -138,3 +138,18 @@ def test_a_function_stage_gets_its_section_and_folder(monkeypatch, in_tmp_repo):
 def test_a_stage_needs_exactly_one_of_notebook_or_function():
     with pytest.raises(ValueError, match="exactly one"):
         Stage("x", "demo", "out")
+
+
+def test_the_validation_stage_writes_a_constant_marker_and_no_run_record(monkeypatch, in_tmp_repo):
+    monkeypatch.setattr(params, "SECTION_SCHEMAS", {"demo": "fixtures.demo_schema:DemoParams"})
+    (in_tmp_repo / "params.yaml").write_text(yaml.safe_dump(GOOD))
+    run_stage("validate_params")
+    marker = in_tmp_repo / "results/params/valid.txt"
+    first = marker.read_bytes()
+    set_params(in_tmp_repo, n_items=5)
+    run_stage("validate_params")
+    assert marker.read_bytes() == first  # stages depending on it rerun only for their own changes
+    assert not (in_tmp_repo / "results/params/run_record.json").exists()
+    set_params(in_tmp_repo, n_items=-1)
+    with pytest.raises(ParamsError, match=r"demo\.n_items = -1"):
+        run_stage("validate_params")

@@ -159,3 +159,16 @@ def _yaml_float_hint(value: Any) -> str:
     if isinstance(value, str) and re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", value):
         return f"; YAML reads {value!r} as text: write it with a decimal point, e.g. 1.0e-3"
     return ""
+
+
+VALIDATION_MARKER = "valid.txt"
+
+
+def write_validation_marker(sections: dict[str, Section], results_dir: Path) -> Path:
+    """Stage `validate_params`: the file was validated (by the runner) before this is called.
+
+    The marker's content is constant on purpose: stages that depend on it rerun only for their own changes.
+    """
+    from sublim.io import write_text_atomic
+
+    return write_text_atomic(Path(results_dir) / VALIDATION_MARKER, "params.yaml passed validation\n")

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from sublim.io import write_json_atomic
-from sublim.params import DEFAULT_PARAMS_FILE, ParamsError, Section, load_section
+from sublim.params import DEFAULT_PARAMS_FILE, ParamsError, Section, load_params, load_section
 from sublim.runtime import run_record
 from sublim.stages import STAGES, Stage
 
@@ -129,7 +129,7 @@ def _failing_cell(notebook: Path, output: Path) -> tuple[int | str, str]:
     return number, first_line[:80]
 
 
-def call_function(stage: Stage, section: Section, results_dir: Path) -> None:
+def call_function(stage: Stage, section: Section | dict[str, Section], results_dir: Path) -> None:
     module_name, function_name = stage.function.split(":")  # type: ignore[union-attr]
     getattr(importlib.import_module(module_name), function_name)(section, results_dir)
 
@@ -143,8 +143,9 @@ def run_stage(
     if name not in STAGES:
         raise StageError(f"unknown stage {name!r}; known stages: {sorted(STAGES)}")
     stage, matrix = STAGES[name], matrix or {}
-    section = load_section(stage.section, params_file)
-    check_matrix(stage, section, matrix)
+    section = load_params(params_file) if stage.section is None else load_section(stage.section, params_file)
+    if stage.matrix or matrix:
+        check_matrix(stage, section, matrix)
     results_dir = Path(stage.results_dir.format(**matrix))
     started = time.monotonic()
     if stage.notebook:
@@ -153,7 +154,8 @@ def run_stage(
         execute_notebook(notebook, output, notebook_parameters(stage, section, matrix, results_dir), kernel)
     else:
         call_function(stage, section, results_dir)
-    write_json_atomic(results_dir / "run_record.json", run_record(name, matrix, time.monotonic() - started))
+    if stage.record:
+        write_json_atomic(results_dir / "run_record.json", run_record(name, matrix, time.monotonic() - started))
     return results_dir
 
 

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class Stage:
     name: str
-    section: str
+    section: str | None  # None: the whole params file (the validation stage)
     results_dir: str  # may hold {matrix} placeholders, e.g. "results/llm/{trait}"
     notebook: str | None = None
     function: str | None = None  # "module:function", called as function(section, results_dir)
     matrix: dict[str, str] = field(default_factory=dict)
+    record: bool = True  # write run_record.json beside the results
 
     def __post_init__(self) -> None:
         if (self.notebook is None) == (self.function is None):
@@ -27,6 +28,11 @@ class Stage:
 STAGES: dict[str, Stage] = {
     stage.name: stage
     for stage in [
+        # First in the DAG and a dependency of every other stage: a bad params.yaml fails here, before DVC
+        # deletes any stage's outputs to rerun it. Its output never changes, so it triggers no rerun.
+        Stage(
+            "validate_params", None, "results/params", function="sublim.params:write_validation_marker", record=False
+        ),
         Stage("assets_llm", "assets", "results/assets/llm", function="sublim.assets:prepare_llm"),
         Stage("assets_mnist", "assets", "results/assets/mnist", function="sublim.assets:prepare_mnist"),
         Stage("mnist", "mnist", "results/mnist", notebook="notebooks/mnist.ipynb"),
