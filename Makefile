@@ -22,8 +22,10 @@ $(VENV)/.setup-done: pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name sublim --display-name "sublim (.venv)" >/dev/null
 	@touch $@
 
+# Fetch and verify the offline files, then build the model folder and MNIST arrays the tests also use.
 assets: setup
 	$(PY) -m sublim.assets
+	dvc repro assets_llm assets_mnist
 
 # The README's results section is regenerated from the report's table after every run.
 reproduce: setup assets
