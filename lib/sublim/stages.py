@@ -33,8 +33,10 @@ STAGES: dict[str, Stage] = {
         Stage(
             "validate_params", None, "results/params", function="sublim.params:write_validation_marker", record=False
         ),
-        Stage("assets_llm", "assets", "results/assets/llm", function="sublim.assets:prepare_llm"),
-        Stage("assets_mnist", "assets", "results/assets/mnist", function="sublim.assets:prepare_mnist"),
+        # Asset folders hold no run record (asset.json says where they came from), so that the same pinned asset
+        # always hashes the same for DVC and the stages that depend on it.
+        Stage("assets_llm", "assets", "results/assets/llm", function="sublim.assets:prepare_llm", record=False),
+        Stage("assets_mnist", "assets", "results/assets/mnist", function="sublim.assets:prepare_mnist", record=False),
         Stage("mnist", "mnist", "results/mnist", notebook="notebooks/mnist.ipynb"),
         Stage("theory", "theory", "results/theory", notebook="notebooks/theory.ipynb"),
         # the paper's main LLM experiment (issue 5); control = the base model without a trait
