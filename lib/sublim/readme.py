@@ -69,10 +69,9 @@ def render_section(rows: list[dict[str, str]]) -> str:
     ]
     for row in shown:
         claim = f"**{row['figure']}** {row['claim']}"
-        ours = row["ours"] if row["ours"] != "—" else "—"
         status = STATUS_MARKS.get(row["status"], row["status"])
         lines.append(
-            f"| {_escape(claim)} | {_escape(row['paper'])} | {_escape(ours)} | {row['n'] or '—'} "
+            f"| {_escape(claim)} | {_escape(row['paper'])} | {_escape(row['ours'])} | {row['n'] or '—'} "
             f"| {_escape(row['setting'])} | {status}<br><sub>{_escape(row['reason'])}</sub> |"
         )
     lines += [

@@ -65,7 +65,7 @@ def _field_at(section: Section, dotted: str) -> Any:
     return value
 
 
-def notebook_parameters(stage: Stage, section: Section, matrix: dict[str, Any], results_dir: Path) -> dict:
+def notebook_parameters(section: Section, matrix: dict[str, Any], results_dir: Path) -> dict:
     return {**section.model_dump(mode="json"), **matrix, "results_dir": str(results_dir)}
 
 
@@ -151,7 +151,7 @@ def run_stage(
     if stage.notebook:
         notebook = Path(stage.notebook)
         output = results_dir / notebook.name
-        execute_notebook(notebook, output, notebook_parameters(stage, section, matrix, results_dir), kernel)
+        execute_notebook(notebook, output, notebook_parameters(section, matrix, results_dir), kernel)
     else:
         call_function(stage, section, results_dir)
     if stage.record:
