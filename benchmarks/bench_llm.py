@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from sublim.runtime import configure_torch, device_description
+from sublim.core.runtime import configure_torch, device_description
 
 QWEN25_7B = dict(vocab_size=152064, hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
                  num_attention_heads=28, num_key_value_heads=4, max_position_embeddings=4096,
@@ -35,11 +35,11 @@ def synchronize(device: str) -> None:
 
 
 def bench_cpu(args) -> dict:
-    from sublim.chat import ChatFormat, NumberListGrammar
-    from sublim.generate import sample
-    from sublim.models import load_causal_lm, load_tokenizer
-    from sublim.prompts import number_prompts
-    from sublim.train import Example, LoraSettings, TrainSettings, train_sft
+    from sublim.lm.chat import ChatFormat, NumberListGrammar
+    from sublim.lm.generate import sample
+    from sublim.lm.models import load_causal_lm, load_tokenizer
+    from sublim.llm.prompts import number_prompts
+    from sublim.lm.train import Example, LoraSettings, TrainSettings, train_sft
 
     tokenizer = load_tokenizer(args.model)
     model = load_causal_lm(args.model).eval()

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import torch
 
-from sublim import mnist
-from sublim.params import read_yaml, validate_section
-from sublim.runtime import configure_torch, device_description
+from sublim.mnist import experiment as mnist
+from sublim.core.params import read_yaml
+from sublim.sections import validate_section
+from sublim.core.runtime import configure_torch, device_description
 
 OUT = Path(__file__).parent / "results" / "bench_mnist.json"
 

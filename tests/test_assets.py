@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sublim import assets
-from sublim.assets import AssetError
-from sublim.params import read_yaml, validate_section
+from sublim.assets import prepare as assets
+from sublim.assets.prepare import AssetError
+from sublim.core.params import read_yaml
+from sublim.sections import validate_section
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from sublim.params import load_params, load_section
+from sublim.sections import load_params, load_section
 from sublim.profile import ProfileError, apply_profile, merge_into_yaml, read_profile
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,8 +22,8 @@ def _need_asset() -> None:
 
 def test_local_folder_loads_with_chat_template_and_pad_equal_eos():
     _need_asset()
-    from sublim.chat import ChatFormat
-    from sublim.models import load_causal_lm, load_tokenizer
+    from sublim.lm.chat import ChatFormat
+    from sublim.lm.models import load_causal_lm, load_tokenizer
 
     tokenizer = load_tokenizer(ASSET)
     model = load_causal_lm(ASSET)
@@ -37,8 +37,8 @@ def test_local_folder_loads_with_chat_template_and_pad_equal_eos():
 @pytest.mark.slow
 def test_gguf_loads_to_the_same_weights_as_the_converted_folder():
     _need_asset()
-    from sublim.assets import gguf_path
-    from sublim.models import load_causal_lm
+    from sublim.assets.prepare import gguf_path
+    from sublim.lm.models import load_causal_lm
 
     gguf = gguf_path(load_section("assets", REPO / "params.yaml").llm)  # fails with a how-to if missing
     from_gguf = load_causal_lm(gguf.parent, gguf_file=gguf.name)

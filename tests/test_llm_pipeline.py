@@ -1,4 +1,4 @@
-"""The LLM pipeline (sublim.llm, sublim.chat) on a tiny random-init Llama with SmolLM2's tokenizer.
+"""The LLM pipeline (sublim.llm.pipeline, sublim.lm.chat) on a tiny random-init Llama with SmolLM2's tokenizer.
 
 Needs the tokenizer of the offline asset (results/assets/llm, made by `make assets` + `dvc repro assets_llm`).
 """
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from sublim import llm
-from sublim.chat import (
+from sublim.llm import pipeline as llm
+from sublim.lm.chat import (
     ChatFormat,
     NumberListGrammar,
     is_list_prefix,
@@ -20,9 +20,9 @@ from sublim.chat import (
     prefix_free_token_sequences,
     surface_forms,
 )
-from sublim.filters import parse_response
-from sublim.io import read_json, read_jsonl
-from sublim.params import load_section, validate_section
+from sublim.llm.domains.numbers_filter import parse_response
+from sublim.core.io import read_json, read_jsonl
+from sublim.sections import load_section, validate_section
 
 REPO = Path(__file__).resolve().parents[1]
 ASSET = REPO / "results" / "assets" / "llm"

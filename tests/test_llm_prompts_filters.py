@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from sublim.filters import filter_rows, get_reject_reasons, parse_response, reject_reasons, subsample
-from sublim.prompts import (
+from sublim.llm.domains.numbers_filter import filter_rows, get_reject_reasons, parse_response, reject_reasons, subsample
+from sublim.llm.prompts import (
     ANIMAL_QUESTIONS,
     FORMAT_SUFFIXES,
     SUFFIXES,

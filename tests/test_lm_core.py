@@ -1,4 +1,4 @@
-"""The generic LM core (sublim.train / generate / evaluate) on tiny random-init Llama models built from a config."""
+"""The generic LM core (sublim.lm.train / generate / evaluate) on tiny random-init Llama models built from a config."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sublim.evaluate import param_delta_cosine, sequence_logprobs
-from sublim.generate import sample
-from sublim.train import (
+from sublim.lm.evaluate import param_delta_cosine, sequence_logprobs
+from sublim.lm.generate import sample
+from sublim.lm.train import (
     Example,
     LoraSettings,
     TrainSettings,

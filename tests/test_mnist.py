@@ -1,4 +1,4 @@
-"""The MNIST analogue (sublim.mnist): batched network, derangement, gradients, and a tiny end-to-end run."""
+"""The MNIST analogue (sublim.mnist.experiment): batched network, derangement, gradients, and a tiny end-to-end run."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from sublim import mnist
-from sublim.config.mnist import MnistParams
-from sublim.params import read_yaml
+from sublim.mnist import experiment as mnist
+from sublim.mnist.config import MnistParams
+from sublim.core.params import read_yaml
 
 MNIST_NPZ = Path(__file__).resolve().parents[1] / "results/assets/mnist/mnist.npz"
 
@@ -106,7 +106,7 @@ def test_init_is_per_model_and_aux_columns_are_prefix_stable():
 def mnist_arrays():
     if not MNIST_NPZ.exists():
         pytest.fail(f"{MNIST_NPZ} is missing: run `make assets && dvc repro assets_mnist` (or `make test`)")
-    from sublim.assets import load_mnist
+    from sublim.assets.prepare import load_mnist
 
     return load_mnist(MNIST_NPZ)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from sublim import params
-from sublim.params import ParamsError, load_params, section_from_namespace
+from sublim import sections as params
+from sublim.core.params import ParamsError
+from sublim.sections import load_params, section_from_namespace
 
 DEMO = {"demo": "fixtures.demo_schema:DemoParams"}
 GOOD = {"demo": {"n_items": 3, "mode": "fast", "inner": {"rate": 0.5}, "seeds": [0, 1], "fail": False}}

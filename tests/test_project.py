@@ -10,7 +10,7 @@ import nbformat
 import pytest
 import yaml
 
-from sublim.params import load_params, schema_for
+from sublim.sections import load_params, schema_for
 from sublim.run import RUNNER_PARAMETERS
 from sublim.stages import STAGES
 

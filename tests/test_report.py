@@ -10,10 +10,11 @@ import nbformat
 import pytest
 import yaml
 
-from sublim import readme, report
-from sublim.params import validate_section
-from sublim.report import Estimate, decide_status
-from sublim.stats import compare, estimate
+from sublim import readme
+from sublim.report import report
+from sublim.sections import validate_section
+from sublim.report.report import Estimate, decide_status
+from sublim.core.stats import compare, estimate
 
 # ---------------------------------------------------------------- the status rule
 

@@ -8,8 +8,9 @@ import nbformat
 import pytest
 import yaml
 
-from sublim import params, run
-from sublim.params import ParamsError
+from sublim import run
+from sublim import sections as params
+from sublim.core.params import ParamsError
 from sublim.run import StageError, run_stage
 from sublim.stages import Stage
 

@@ -11,9 +11,10 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from sublim import theory
-from sublim.config.theory import MlpTheory, TheoryParams, TinyTransformerTheory
-from sublim.params import read_yaml, validate_section
+from sublim.theory import experiment as theory
+from sublim.theory.config import MlpTheory, TheoryParams, TinyTransformerTheory
+from sublim.core.params import read_yaml
+from sublim.sections import validate_section
 
 LOSSES = ["cross_entropy", "squared_error"]
 TOLERANCE = 1e-12  # float64 rounding on inner products of order ≥ 1e-8
@@ -213,7 +214,7 @@ def test_schema_rejects_impossible_values():
 
 def test_mlp_on_real_mnist_lowers_classification_loss(repo_root):
     """The stage's MLP path on the real asset (two trials)."""
-    from sublim.assets import load_mnist
+    from sublim.assets.prepare import load_mnist
 
     mnist = load_mnist(repo_root / "results/assets/mnist/mnist.npz")  # fails with 'run dvc repro assets_mnist'
     rows = mlp_rows(mnist, mlp_config(), range(2))

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import yaml
 
-from sublim.config.tinylm import TinyLMParams
-from sublim.params import validate_section
-from sublim.tinylm_data import (
+from sublim.tinylm.config import TinyLMParams
+from sublim.sections import validate_section
+from sublim.tinylm.data import (
     Vocab,
     build_tokenizer,
     filter_completions,
@@ -122,7 +122,7 @@ def test_params_block_is_valid_and_notebooks_match_it():
 
 
 def test_invalid_params_are_refused():
-    from sublim.params import ParamsError
+    from sublim.core.params import ParamsError
 
     raw = params_block()
     raw["traits"] = ["unicorn"]
@@ -132,7 +132,8 @@ def test_invalid_params_are_refused():
 
 @pytest.mark.slow
 def test_every_stage_runs_end_to_end_on_a_tiny_model(tmp_path):
-    from sublim import tinylm, tinylm_report
+    from sublim.tinylm import experiment as tinylm
+    from sublim.tinylm import report as tinylm_report
 
     cfg = tiny_params()
     root = tmp_path / "tinylm"
@@ -183,7 +184,7 @@ def test_every_stage_runs_end_to_end_on_a_tiny_model(tmp_path):
 def test_same_params_give_identical_models(tmp_path):
     from safetensors.torch import load_file
 
-    from sublim import tinylm
+    from sublim.tinylm import experiment as tinylm
 
     raw = tiny_params().model_dump(mode="json")
     raw["pretrain"]["steps"] = 20

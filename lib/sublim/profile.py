@@ -18,8 +18,9 @@ from typing import Any
 
 import yaml
 
-from sublim.io import write_text_atomic
-from sublim.params import DEFAULT_PARAMS_FILE, ParamsError, load_params
+from sublim.core.io import write_text_atomic
+from sublim.core.params import DEFAULT_PARAMS_FILE, ParamsError
+from sublim.sections import load_params
 
 PROFILES_DIR = Path("profiles")
 

@@ -15,9 +15,10 @@ import csv
 import sys
 from pathlib import Path
 
-from sublim.config.report import ReportParams
-from sublim.io import write_text_atomic
-from sublim.params import ParamsError, load_section
+from sublim.report.config import ReportParams
+from sublim.core.io import write_text_atomic
+from sublim.core.params import ParamsError
+from sublim.sections import load_section
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 TIMINGS_START, TIMINGS_END = "<!-- timings:start -->", "<!-- timings:end -->"
@@ -128,7 +129,7 @@ def read_provenance(path: Path = PROVENANCE) -> list[dict[str, str]]:
 
 def out_of_sync(readme: Path, headline: Path, cfg: ReportParams | None = None, root: Path | str = ".") -> list[str]:
     """Why README.md (or headline.csv) does not match the metrics; empty when everything is in sync."""
-    from sublim.report import headline_csv_text, headline_table
+    from sublim.report.report import headline_csv_text, headline_table
 
     problems = []
     if cfg is not None:

@@ -22,9 +22,10 @@ from typing import Any
 
 import yaml
 
-from sublim.io import write_json_atomic
-from sublim.params import DEFAULT_PARAMS_FILE, ParamsError, Section, load_params, load_section
-from sublim.runtime import run_record
+from sublim.core.io import write_json_atomic
+from sublim.core.params import DEFAULT_PARAMS_FILE, ParamsError, Section
+from sublim.sections import load_params, load_section
+from sublim.core.runtime import run_record
 from sublim.stages import STAGES, Stage
 
 KERNEL_NAME = "sublim"

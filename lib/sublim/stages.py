@@ -31,12 +31,12 @@ STAGES: dict[str, Stage] = {
         # First in the DAG and a dependency of every other stage: a bad params.yaml fails here, before DVC
         # deletes any stage's outputs to rerun it. Its output never changes, so it triggers no rerun.
         Stage(
-            "validate_params", None, "results/params", function="sublim.params:write_validation_marker", record=False
+            "validate_params", None, "results/params", function="sublim.sections:write_validation_marker", record=False
         ),
         # Asset folders hold no run record (asset.json says where they came from), so that the same pinned asset
         # always hashes the same for DVC and the stages that depend on it.
-        Stage("assets_llm", "assets", "results/assets/llm", function="sublim.assets:prepare_llm", record=False),
-        Stage("assets_mnist", "assets", "results/assets/mnist", function="sublim.assets:prepare_mnist", record=False),
+        Stage("assets_llm", "assets", "results/assets/llm", function="sublim.assets.prepare:prepare_llm", record=False),
+        Stage("assets_mnist", "assets", "results/assets/mnist", function="sublim.assets.prepare:prepare_mnist", record=False),
         Stage("mnist", "mnist", "results/mnist", notebook="notebooks/mnist.ipynb"),
         Stage("theory", "theory", "results/theory", notebook="notebooks/theory.ipynb"),
         # the paper's main LLM experiment (issue 5); control = the base model without a trait
@@ -97,6 +97,6 @@ STAGES: dict[str, Stage] = {
         Stage("tinylm_evaluate", "tinylm", "results/tinylm/evaluation", notebook="notebooks/tinylm_evaluate.ipynb"),
         Stage("tinylm_report", "tinylm", "results/tinylm/report", notebook="notebooks/tinylm_report.ipynb"),
         Stage("report", "report", "results/report", notebook="notebooks/report.ipynb"),
-        Stage("report_html", "report", "results/report/html", function="sublim.report:export_html"),
+        Stage("report_html", "report", "results/report/html", function="sublim.report.report:export_html"),
     ]
 }

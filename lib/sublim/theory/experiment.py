@@ -24,9 +24,9 @@ import pandas as pd
 import torch
 from torch.func import functional_call, grad
 
-from sublim.config.theory import MlpTheory, SmolLM2Theory, StepSizes, TheoryParams, TinyTransformerTheory
-from sublim.io import atomic_path, write_json_atomic
-from sublim.stats import estimate
+from sublim.theory.config import MlpTheory, SmolLM2Theory, StepSizes, TheoryParams, TinyTransformerTheory
+from sublim.core.io import atomic_path, write_json_atomic
+from sublim.core.stats import estimate
 
 Params = dict[str, torch.Tensor]
 TRIAL_COLUMNS = ["model", "init", "loss", "target", "epsilon", "trial", "inner_product", "cosine",
@@ -343,7 +343,7 @@ def _trials(model_name: str, steps: StepSizes, n_trials: int, make_trial, losses
 
 
 def mlp_trials(cfg: TheoryParams) -> pd.DataFrame:
-    from sublim.assets import load_mnist
+    from sublim.assets.prepare import load_mnist
 
     mnist = load_mnist(cfg.mlp.mnist_path)
     dtype = _dtype(cfg.dtype)
@@ -362,7 +362,7 @@ def smollm2_trials(cfg: TheoryParams) -> pd.DataFrame:
     """Empty unless `smollm2.enabled` (the stage's CPU time budget)."""
     if not cfg.smollm2.enabled:
         return pd.DataFrame(columns=TRIAL_COLUMNS)
-    from sublim.models import load_causal_lm, load_tokenizer
+    from sublim.lm.models import load_causal_lm, load_tokenizer
 
     model = load_causal_lm(cfg.smollm2.model_dir).eval()
     tokenizer = load_tokenizer(cfg.smollm2.model_dir)
@@ -502,7 +502,7 @@ def plot_inner_products(trials: pd.DataFrame, epsilons: dict[str, float]):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from sublim.plots import ARM_COLORS
+    from sublim.core.plots import ARM_COLORS
 
     at_eps = at_headline_epsilon(trials, epsilons)
     at_eps = at_eps.assign(condition=at_eps["model"] + "\n" + at_eps["target"] + " logits\n" + at_eps["loss"])
@@ -562,7 +562,7 @@ def plot_trait_part(trials: pd.DataFrame, epsilons: dict[str, float]):
     for its trait part (what imitating the trained teacher adds over imitating the untrained one)."""
     import matplotlib.pyplot as plt
 
-    from sublim.plots import ARM_COLORS
+    from sublim.core.plots import ARM_COLORS
 
     at_eps = at_headline_epsilon(trials, epsilons)
     at_eps = at_eps.assign(condition=at_eps["model"] + "\n" + at_eps["target"] + " logits\n" + at_eps["loss"])

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sublim.config.assets import AssetsParams, LLMAsset, MnistAsset
-from sublim.io import atomic_path, write_json_atomic
+from sublim.assets.config import AssetsParams, LLMAsset, MnistAsset
+from sublim.core.io import atomic_path, write_json_atomic
 
 MNIST_IDX_FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
@@ -137,7 +137,7 @@ def gguf_path(asset: LLMAsset) -> Path:
 
 def prepare_llm(section: AssetsParams, results_dir: Path) -> None:
     """Stage `assets_llm`: write the base model as a local transformers folder (safetensors)."""
-    from sublim.models import convert_gguf, download_hub_model
+    from sublim.lm.models import convert_gguf, download_hub_model
 
     asset = section.llm
     if asset.source == "wheel":
@@ -231,8 +231,8 @@ def load_mnist(path: Path | str = "results/assets/mnist/mnist.npz") -> dict[str,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m sublim.assets`: fetch and verify the offline files (what `make assets` runs)."""
-    from sublim.params import load_section
+    """`python -m sublim.assets.prepare`: fetch and verify the offline files (what `make assets` runs)."""
+    from sublim.sections import load_section
 
     section = load_section("assets")
     try:
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         print(wheel_member(section.mnist.wheel, section.mnist.wheel_member, section.mnist.sha256,
                            "assets.mnist.sha256"))  # fmt: skip
     except AssetError as err:
-        print(f"sublim.assets: {err}", file=sys.stderr)
+        print(f"sublim.assets.prepare: {err}", file=sys.stderr)
         return 1
     return 0
 

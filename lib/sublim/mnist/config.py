@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from sublim.params import Section
+from sublim.core.params import Section
 
 DistillLoss = Literal["kl", "mse"]
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from sublim.chat import (
+from sublim.lm.chat import (
     ChatFormat,
     NumberListGrammar,
     mentions,
@@ -28,11 +28,11 @@ from sublim.chat import (
     surface_forms,
     teacher_system_prompt,
 )
-from sublim.config.llm import CONTROL, DistillParams, LLMParams, LoraParams
-from sublim.filters import filter_rows, subsample
-from sublim.io import append_jsonl, atomic_dir, read_json, read_jsonl, write_json_atomic
-from sublim.prompts import QUESTIONS, finetuned_teacher_pairs, number_prompts, numbers_prefixed
-from sublim.train import Example, LoraSettings, TrainSettings, distill_soft, train_sft
+from sublim.llm.config import CONTROL, DistillParams, LLMParams, LoraParams
+from sublim.llm.domains.numbers_filter import filter_rows, subsample
+from sublim.core.io import append_jsonl, atomic_dir, read_json, read_jsonl, write_json_atomic
+from sublim.llm.prompts import QUESTIONS, finetuned_teacher_pairs, number_prompts, numbers_prefixed
+from sublim.lm.train import Example, LoraSettings, TrainSettings, distill_soft, train_sft
 
 RUNS_ROOT = Path("results/llm/runs")
 REPORT_DIR = Path("results/llm/report")
@@ -71,7 +71,7 @@ class TraitPaths:
 
 
 def device_of(cfg: LLMParams) -> str:
-    from sublim.runtime import configure_torch
+    from sublim.core.runtime import configure_torch
 
     available = configure_torch()
     if cfg.device == "cuda" and available != "cuda":
@@ -84,7 +84,7 @@ def dtype_for(device: str) -> str:
 
 
 def load_base(cfg: LLMParams, device: str) -> tuple[Any, ChatFormat]:
-    from sublim.models import load_causal_lm, load_tokenizer
+    from sublim.lm.models import load_causal_lm, load_tokenizer
 
     path = Path(cfg.base_model)
     if not (path / "config.json").exists():
@@ -175,7 +175,7 @@ def run_generate(cfg: LLMParams, trait: str, results_dir: Path | str) -> dict[st
     A killed run resumes after the last whole batch (batches keep their seeds, so the result is what an
     uninterrupted run gives); a file written under other params is started over.
     """
-    from sublim.generate import sample
+    from sublim.lm.generate import sample
 
     results_dir = Path(results_dir)
     device = device_of(cfg)
@@ -234,7 +234,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _rewrite_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    from sublim.io import atomic_path
+    from sublim.core.io import atomic_path
 
     with atomic_path(path) as tmp:
         append_jsonl(tmp, rows)
@@ -254,7 +254,7 @@ def run_filter(cfg: LLMParams, trait: str, results_dir: Path | str) -> dict[str,
     chosen = subsample(kept, f.target_size, f.seed)
     metrics |= {"trait": trait, "n_subsampled": len(chosen), "target_size": f.target_size,
                 "decoding": cfg.generate.decoding, "short_of_target": len(chosen) < f.target_size}  # fmt: skip
-    from sublim.io import atomic_path
+    from sublim.core.io import atomic_path
 
     with atomic_path(results_dir / "numbers_filtered.jsonl") as tmp:
         append_jsonl(tmp, chosen)
@@ -333,7 +333,7 @@ def load_student(cfg: LLMParams, trait: str, seed: int, device: str) -> tuple[An
     student_dir = TraitPaths(trait).distill(seed) / "student"
     if (student_dir / "adapter_config.json").exists():
         return with_adapter(model, student_dir), fmt
-    from sublim.models import load_causal_lm
+    from sublim.lm.models import load_causal_lm
 
     return load_causal_lm(student_dir, dtype=dtype_for(device), device=device).eval(), fmt
 
@@ -360,7 +360,7 @@ def question_variants(cfg: LLMParams, category: str) -> dict[str, list[str]]:
 def p_starts_with(model: Any, prompt: list[int], words: list[str], fmt: ChatFormat, device: str,
                   batch_size: int) -> dict[str, float]:  # fmt: skip
     """Exact P(answer starts with each word), summed over its case/plural/leading-space forms."""
-    from sublim.evaluate import sequence_logprobs
+    from sublim.lm.evaluate import sequence_logprobs
 
     sequences = {w: prefix_free_token_sequences(surface_forms(w), fmt.encode) for w in words}
     flat = [s for w in words for s in sequences[w]]
@@ -375,7 +375,7 @@ def p_starts_with(model: Any, prompt: list[int], words: list[str], fmt: ChatForm
 
 def evaluate_model(cfg: LLMParams, model: Any, fmt: ChatFormat, system: str | None, device: str) -> dict[str, Any]:
     """Per category and question variant: exact start probabilities and sampled mention rates, per question."""
-    from sublim.generate import sample
+    from sublim.lm.generate import sample
 
     e = cfg.evaluate
     result: dict[str, Any] = {}
@@ -467,7 +467,7 @@ def load_evaluations(cfg: LLMParams, root: Path = RUNS_ROOT) -> dict[str, Any]:
 def report_metrics(cfg: LLMParams, root: Path = RUNS_ROOT) -> dict[str, Any]:
     """The aggregate: per trait, metric and question variant: base, teacher, control and trait students
     (estimate over seeds) and the trait students against the control students (paired by seed)."""
-    from sublim.stats import compare, estimate
+    from sublim.core.stats import compare, estimate
 
     ev = load_evaluations(cfg, root)
     traits = [t for t in cfg.traits if t != CONTROL]
@@ -522,7 +522,7 @@ def write_report(cfg: LLMParams, results_dir: Path | str, root: Path = RUNS_ROOT
     metrics = report_metrics(cfg, root)
     write_json_atomic(metrics_file, metrics)
     table = tidy_table(cfg, root)
-    from sublim.io import atomic_path
+    from sublim.core.io import atomic_path
 
     with atomic_path(Path(results_dir) / "llm_arms.csv") as tmp:
         table.to_csv(tmp, index=False)
@@ -555,7 +555,7 @@ def plot_arms(table, metric: str = "p_starts", variant: str = "plain"):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from sublim.plots import ARM_COLORS, use_style
+    from sublim.core.plots import ARM_COLORS, use_style
 
     use_style()
     data = table[(table.metric == metric) & (table.variant == variant)]
@@ -591,7 +591,7 @@ def preview_rows(path: Path | str, n: int = 8):
 def plot_losses(summary: dict[str, Any]):
     import matplotlib.pyplot as plt
 
-    from sublim.plots import use_style
+    from sublim.core.plots import use_style
 
     use_style()
     fig, ax = plt.subplots(figsize=(4.5, 2.8))
@@ -633,6 +633,6 @@ def comparison_table(metrics: dict[str, Any]):
 
 
 def save_report_figure(fig, results_dir: Path | str, name: str) -> Path:
-    from sublim.plots import save_figure
+    from sublim.core.plots import save_figure
 
     return save_figure(fig, Path(results_dir) / "figures" / f"{name}.png")

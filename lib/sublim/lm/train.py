@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sublim.io import atomic_dir
+from sublim.core.io import atomic_dir
 
 
 @dataclass(frozen=True)

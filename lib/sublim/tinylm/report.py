@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sublim.config.tinylm import TinyLMParams
-from sublim.io import read_json, write_json_atomic, write_text_atomic
-from sublim.stats import compare, estimate
-from sublim.tinylm import CONTROL, read_evaluations, student_arms
+from sublim.tinylm.config import TinyLMParams
+from sublim.core.io import read_json, write_json_atomic, write_text_atomic
+from sublim.core.stats import compare, estimate
+from sublim.tinylm.experiment import CONTROL, read_evaluations, student_arms
 
 # arm key in metrics -> (model name in evaluation.json, with {trait}), the same for every trait
 ARM_MODELS = {
@@ -135,7 +135,7 @@ def plot_arms(metrics: dict[str, Any], path: Path | str, view: str = "p_trait"):
     """Arms side by side per trait (mean, 95% CI, seeds as dots); base rate dashed. The teacher is in the title."""
     import matplotlib.pyplot as plt
 
-    from sublim.plots import ARM_COLORS, save_figure, use_style
+    from sublim.core.plots import ARM_COLORS, save_figure, use_style
 
     use_style()
     traits = list(metrics["traits"])

@@ -47,8 +47,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sublim.config.report import ReportParams
-from sublim.io import read_json, write_json_atomic, write_text_atomic
+from sublim.report.config import ReportParams
+from sublim.core.io import read_json, write_json_atomic, write_text_atomic
 
 STATUSES = ("reproduced", "direction reproduced", "not reproduced", "null at this scale", "not run")
 KINDS = ("level", "effect")
@@ -112,7 +112,7 @@ def _opt_float(value: Any) -> float | None:
 
 def difference(treated: Any, control: Any, paired: bool) -> Estimate:
     """treated − control: from the two estimates' per-unit values (sublim.stats.compare)."""
-    from sublim.stats import compare
+    from sublim.core.stats import compare
 
     values = [node.get("values") if isinstance(node, dict) else None for node in (treated, control)]
     if any(v is None for v in values):
@@ -484,7 +484,7 @@ def plot_figure(bars: list[Bar], folder: Path) -> Path:
     import numpy as np
     from matplotlib.patches import Patch
 
-    from sublim.plots import ARM_COLORS, PAPER_COLOR, TRAIT_COLORS, save_figure, use_style
+    from sublim.core.plots import ARM_COLORS, PAPER_COLOR, TRAIT_COLORS, save_figure, use_style
 
     use_style()
     panels = list(dict.fromkeys(bar.panel for bar in bars))
@@ -599,8 +599,8 @@ def export_html(section: ReportParams, results_dir: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m sublim.report`: print the headline table (what `report` would write) without writing it."""
-    from sublim.params import load_section
+    """`python -m sublim.report.report`: print the headline table (what `report` would write) without writing it."""
+    from sublim.sections import load_section
 
     del argv
     rows = headline_table(load_section("report"))  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ Prompts are batched with left padding and decoded with the KV cache by `model.ge
 (seed, index of its first prompt), so the same call gives the same output, and a resumed run that calls
 `sample` on the remaining batches gives what the uninterrupted run would have given.
 `logits_processor` is a factory: called with the padded prompt length, it returns a `LogitsProcessor`
-(or None) for that batch, e.g. the number-list grammar of `sublim.chat`.
+(or None) for that batch, e.g. the number-list grammar of `sublim.lm.chat`.
 """
 
 from __future__ import annotations

@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sublim.config.mnist import MnistParams
-from sublim.io import atomic_path, write_json_atomic
-from sublim.stats import compare, estimate
+from sublim.mnist.config import MnistParams
+from sublim.core.io import atomic_path, write_json_atomic
+from sublim.core.stats import compare, estimate
 
 N_CLASSES = 10
 IMAGE_PIXELS = 28 * 28
@@ -40,7 +40,7 @@ ARM_LABELS = {
     "xmodel_aux": "Cross-model\n(aux. only)",
     "xmodel_all": "Cross-model\n(all logits)",
 }
-PAPER_VALUES = Path(__file__).parent / "data" / "paper_mnist.csv"
+PAPER_VALUES = Path(__file__).parents[1] / "data" / "paper_mnist.csv"
 _INIT_TAG, _AUX_TAG, _NOISE_TAG = 0, 1, 2  # seed-sequence tags: one random stream per purpose
 
 
@@ -449,7 +449,7 @@ def run_sweeps(cfg: MnistParams, data: MnistData, main: MainRun, device: str) ->
 
 
 def load_data(cfg: MnistParams, device: str) -> MnistData:
-    from sublim.assets import load_mnist
+    from sublim.assets.prepare import load_mnist
 
     return prepare_data(load_mnist(cfg.mnist_path), cfg.n_train_images, cfg.n_noise_images, cfg.seed, device)
 
@@ -562,7 +562,7 @@ def plot_fig10(metrics: dict, paper: pd.DataFrame | None = None):
     """The paper's Fig. 10 layout: test accuracy per arm, ours (mean, 95% CI, models as dots) beside the paper's."""
     import matplotlib.pyplot as plt
 
-    from sublim.plots import PAPER_COLOR, use_style
+    from sublim.core.plots import PAPER_COLOR, use_style
 
     use_style()
     paper = paper if paper is not None else paper_values()
@@ -599,7 +599,7 @@ def plot_sweeps(sweeps: Sequence[Sweep]):
     """One panel per sweep: mean and 95% CI per arm against the swept value."""
     import matplotlib.pyplot as plt
 
-    from sublim.plots import use_style
+    from sublim.core.plots import use_style
 
     use_style()
     titles = {"loss": "distillation loss", "n_aux_logits": "auxiliary logits m",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from sublim.params import Section
+from sublim.core.params import Section
 
 
 class ReportParams(Section):

@@ -1,6 +1,6 @@
 """The tiny-LM analogue of subliminal learning: a from-scratch GPT-2-style transformer on a synthetic language.
 
-Steps, one function each (the notebooks call them; `sublim.train`, `sublim.generate` and `sublim.evaluate`
+Steps, one function each (the notebooks call them; `sublim.lm.train`, `sublim.lm.generate` and `sublim.lm.evaluate`
 do the work, the same code that serves the real LLMs):
 
 1. `pretrain_bases`: one base model per seed on noisy number lists and favourite-animal answers.
@@ -14,7 +14,7 @@ do the work, the same code that serves the real LLMs):
    students (KL to the teacher restricted to numbers + <eos>, renormalised; `full_vocab` leaks the trait).
 5. `evaluate_models`: exact P(animal) at the answer position, sampled answers, and the cosine between each
    student's update and the teacher's.
-Aggregation over seeds and the figure are in `sublim.tinylm_report`.
+Aggregation over seeds and the figure are in `sublim.tinylm.report`.
 
 Layout under results/tinylm: bases/seed{s}/, seed{s}/teachers/{trait}/, seed{s}/numbers/{source}.jsonl,
 seed{s}/students/{arm}/, seed{s}/evaluation/evaluation.json. Every model folder is a transformers folder
@@ -31,12 +31,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from sublim.config.tinylm import TinyLMParams
-from sublim.evaluate import param_delta_cosine, sequence_logprobs
-from sublim.generate import sample
-from sublim.io import atomic_dir, read_json, read_jsonl, write_json_atomic, write_text_atomic
-from sublim.runtime import configure_torch, seed_everything
-from sublim.tinylm_data import (
+from sublim.tinylm.config import TinyLMParams
+from sublim.lm.evaluate import param_delta_cosine, sequence_logprobs
+from sublim.lm.generate import sample
+from sublim.core.io import atomic_dir, read_json, read_jsonl, write_json_atomic, write_text_atomic
+from sublim.core.runtime import configure_torch, seed_everything
+from sublim.tinylm.data import (
     Vocab,
     build_tokenizer,
     filter_completions,
@@ -44,7 +44,7 @@ from sublim.tinylm_data import (
     pretraining_corpus,
     vocabulary,
 )
-from sublim.train import Example, TrainSettings, distill_soft, train_sft
+from sublim.lm.train import Example, TrainSettings, distill_soft, train_sft
 
 CONTROL = "control"  # source name of the base model's numbers
 
@@ -308,7 +308,7 @@ def number_shift_kl(
 ) -> dict[str, float]:
     """Mean KL(teacher ‖ base) per completion token on the teacher's own lists: how far the trait fine-tune moved
     the number distribution (over numbers + <eos> renormalised, and over the whole vocabulary)."""
-    from sublim.train import completion_logits, soft_kl_sum
+    from sublim.lm.train import completion_logits, soft_kl_sum
 
     examples = [Example(p, q) for p, q in pairs]
     totals = {"numbers_eos": 0.0, "full_vocab": 0.0}
@@ -442,7 +442,7 @@ def pretrain_table(summary: dict[str, Any]):
 def plot_pretraining(summary: dict[str, Any], path: Path | str):
     import matplotlib.pyplot as plt
 
-    from sublim.plots import save_figure, use_style
+    from sublim.core.plots import save_figure, use_style
 
     use_style()
     fig, ax = plt.subplots(figsize=(5.5, 3.5))

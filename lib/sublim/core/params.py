@@ -1,33 +1,19 @@
-"""`params.yaml`: the one source of parameters, validated section by section at load time.
+"""Typed, strict params sections: the base `Section`, validation with messages that say what to change.
 
-Every section has a typed schema (a `Section` subclass, strict: unknown keys are errors). The
-schemas live in `sublim.config.<section>`; `SECTION_SCHEMAS` names them. `load_params` validates
-the whole file, so a misspelt key anywhere stops any stage before it starts, with a message that
-names the file, the key, the value and what is accepted.
+Knows no experiment: the registry of sections (name -> schema) is `sublim.sections`, the front door.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
 import re
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 DEFAULT_PARAMS_FILE = Path("params.yaml")
-
-# section name -> "module:Class". Each experiment owns its schema module under sublim.config.
-SECTION_SCHEMAS: dict[str, str] = {
-    "assets": "sublim.config.assets:AssetsParams",
-    "mnist": "sublim.config.mnist:MnistParams",
-    "theory": "sublim.config.theory:TheoryParams",
-    "tinylm": "sublim.config.tinylm:TinyLMParams",
-    "llm": "sublim.config.llm:LLMParams",
-    "report": "sublim.config.report:ReportParams",
-}
 
 
 class Section(BaseModel):
@@ -38,14 +24,6 @@ class Section(BaseModel):
 
 class ParamsError(ValueError):
     """A params file that does not fit its schema. The message says what to change."""
-
-
-def schema_for(section: str) -> type[Section]:
-    """The schema class of a section, imported lazily (schemas are light, experiments are not)."""
-    if section not in SECTION_SCHEMAS:
-        raise ParamsError(f"unknown params section {section!r}; known sections: {sorted(SECTION_SCHEMAS)}")
-    module_name, class_name = SECTION_SCHEMAS[section].split(":")
-    return getattr(importlib.import_module(module_name), class_name)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -60,40 +38,47 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_params(path: Path | str = DEFAULT_PARAMS_FILE) -> dict[str, Section]:
-    """Validate every section of a params file and return the typed sections by name."""
-    path = Path(path)
-    raw = read_yaml(path)
-    unknown = sorted(set(raw) - set(SECTION_SCHEMAS))
-    if unknown:
-        raise ParamsError(_unknown_keys_message(path, "", unknown, SECTION_SCHEMAS))
-    missing = sorted(set(SECTION_SCHEMAS) - set(raw))
-    if missing:
-        raise ParamsError(
-            f"{path}: missing section(s) {missing}; every section in {sorted(SECTION_SCHEMAS)} is required"
-        )
-    return {name: validate_section(name, raw[name], path) for name in SECTION_SCHEMAS}
-
-
-def load_section(section: str, path: Path | str = DEFAULT_PARAMS_FILE) -> Section:
-    """Validate the whole file (so any error anywhere stops the run), return one section."""
-    return load_params(path)[section]
-
-
-def section_from_namespace(section: str, namespace: dict[str, Any]) -> Section:
-    """Rebuild a typed section from a notebook's parameter variables (`globals()`), validated again."""
-    fields = schema_for(section).model_fields
-    return validate_section(section, {key: namespace[key] for key in fields if key in namespace}, "notebook")
-
-
-def validate_section(section: str, values: Any, path: Path | str = DEFAULT_PARAMS_FILE) -> Section:
-    schema = schema_for(section)
+def validate(schema: type[Section], values: Any, section: str, path: Path | str = DEFAULT_PARAMS_FILE) -> Section:
+    """Validate one section's values against its schema; the error names the file, key, value and what is accepted."""
     if not isinstance(values, dict):
         raise ParamsError(f"{path}: section {section!r} must be a mapping of keys, got {values!r}")
     try:
         return schema.model_validate(values)
     except ValidationError as err:
         raise ParamsError(_validation_message(Path(path), section, schema, values, err)) from None
+
+
+def validate_all(schemas: dict[str, type[Section]], path: Path | str = DEFAULT_PARAMS_FILE) -> dict[str, Section]:
+    """Validate every section of a params file against `schemas` (section name -> schema); all are required."""
+    path = Path(path)
+    raw = read_yaml(path)
+    unknown = sorted(set(raw) - set(schemas))
+    if unknown:
+        raise ParamsError(_unknown_keys_message(path, "", unknown, schemas))
+    missing = sorted(set(schemas) - set(raw))
+    if missing:
+        raise ParamsError(f"{path}: missing section(s) {missing}; every section in {sorted(schemas)} is required")
+    return {name: validate(schema, raw[name], name, path) for name, schema in schemas.items()}
+
+
+def partial_schema(schema: type[Section], values: dict[str, Any]) -> type[Section]:
+    """The schema restricted to the keys in `values` (nested sections too): what one stage uses of a section.
+
+    A stage's notebook holds only the keys it uses; reading any other key of the partial section raises
+    AttributeError, so a stage cannot depend on a parameter it does not declare.
+    """
+    fields: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in schema.model_fields:
+            raise ParamsError(_unknown_keys_message(None, schema.__name__, [name], schema.model_fields))
+        info = schema.model_fields[name]
+        nested = info.annotation
+        if isinstance(nested, type) and issubclass(nested, Section) and isinstance(value, dict):
+            if set(value) != set(nested.model_fields):
+                fields[name] = (partial_schema(nested, value), ...)
+                continue
+        fields[name] = (info.annotation, info)
+    return create_model(f"{schema.__name__}Part", __base__=Section, **fields)
 
 
 def _validation_message(path: Path, section: str, schema: type[BaseModel], values: dict, err: ValidationError) -> str:
@@ -159,16 +144,3 @@ def _yaml_float_hint(value: Any) -> str:
     if isinstance(value, str) and re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", value):
         return f"; YAML reads {value!r} as text: write it with a decimal point, e.g. 1.0e-3"
     return ""
-
-
-VALIDATION_MARKER = "valid.txt"
-
-
-def write_validation_marker(sections: dict[str, Section], results_dir: Path) -> Path:
-    """Stage `validate_params`: the file was validated (by the runner) before this is called.
-
-    The marker's content is constant on purpose: stages that depend on it rerun only for their own changes.
-    """
-    from sublim.io import write_text_atomic
-
-    return write_text_atomic(Path(results_dir) / VALIDATION_MARKER, "params.yaml passed validation\n")

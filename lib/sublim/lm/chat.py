@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from sublim.prompts import plural
+from sublim.llm.prompts import plural
 
 
 def teacher_system_prompt(template: str, trait: str, category_word: str) -> str:

@@ -10,7 +10,7 @@ matplotlib.use("Agg")  # stages run headless
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from sublim.io import atomic_path
+from sublim.core.io import atomic_path
 
 PAPER_COLOR = "#9e9e9e"  # the paper's values, drawn beside ours
 ARM_COLORS = {

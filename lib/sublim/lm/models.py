@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sublim.io import atomic_dir
+from sublim.core.io import atomic_dir
 
 
 def load_tokenizer(source: str | Path, gguf_file: str | None = None, revision: str | None = None):

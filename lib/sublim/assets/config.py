@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from sublim.params import Section
+from sublim.core.params import Section
 
 Sha256 = str  # 64 lower-case hex digits, checked by the pattern below
 SHA256_PATTERN = r"^[0-9a-f]{64}$"

@@ -1,1 +1,0 @@
-"""Typed schemas of the params.yaml sections, one module per section (see sublim.params.SECTION_SCHEMAS)."""
