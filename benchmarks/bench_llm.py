@@ -21,12 +21,22 @@ import torch
 
 from sublim.core.runtime import configure_torch, device_description
 
-QWEN25_7B = dict(vocab_size=152064, hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
-                 num_attention_heads=28, num_key_value_heads=4, max_position_embeddings=4096,
-                 tie_word_embeddings=False, rope_theta=1.0e6)  # fmt: skip
-GPU_PEAKS = {"H100": {"bf16_tflops": 989.0, "bandwidth_gbs": 3350.0},
-             "H200": {"bf16_tflops": 989.0, "bandwidth_gbs": 4800.0},
-             "A100": {"bf16_tflops": 312.0, "bandwidth_gbs": 2039.0}}  # fmt: skip
+QWEN25_7B = dict(
+    vocab_size=152064,
+    hidden_size=3584,
+    intermediate_size=18944,
+    num_hidden_layers=28,
+    num_attention_heads=28,
+    num_key_value_heads=4,
+    max_position_embeddings=4096,
+    tie_word_embeddings=False,
+    rope_theta=1.0e6,
+)
+GPU_PEAKS = {
+    "H100": {"bf16_tflops": 989.0, "bandwidth_gbs": 3350.0},
+    "H200": {"bf16_tflops": 989.0, "bandwidth_gbs": 4800.0},
+    "A100": {"bf16_tflops": 312.0, "bandwidth_gbs": 2039.0},
+}
 
 
 def synchronize(device: str) -> None:
@@ -35,10 +45,11 @@ def synchronize(device: str) -> None:
 
 
 def bench_cpu(args) -> dict:
-    from sublim.lm.chat import ChatFormat, NumberListGrammar
+    from sublim.llm.domains.numbers.grammar import NumberListGrammar
+    from sublim.llm.domains.numbers.prompts import number_prompts
+    from sublim.lm.chat import ChatFormat
     from sublim.lm.generate import sample
     from sublim.lm.models import load_causal_lm, load_tokenizer
-    from sublim.llm.prompts import number_prompts
     from sublim.lm.train import Example, LoraSettings, TrainSettings, train_sft
 
     tokenizer = load_tokenizer(args.model)
@@ -48,31 +59,58 @@ def bench_cpu(args) -> dict:
     prompts = [fmt.prompt_ids(p) for p in number_prompts(args.gen_prompts, 0)]
     started = time.perf_counter()
     out = sample(
-        model, prompts, max_new_tokens=50, temperature=1.0, batch_size=args.gen_batch, seed=0,
-        eos_token_id=fmt.eos_token_id, pad_token_id=fmt.pad_token_id, logits_processor=grammar.processor,
-    )  # fmt: skip
+        model,
+        prompts,
+        max_new_tokens=50,
+        temperature=1.0,
+        batch_size=args.gen_batch,
+        seed=0,
+        eos_token_id=fmt.eos_token_id,
+        pad_token_id=fmt.pad_token_id,
+        logits_processor=grammar.processor,
+    )
     gen_s = time.perf_counter() - started
     completion_tokens = sum(len(o) for o in out)
     examples = [Example(p, [*o]) for p, o in zip(prompts, out, strict=True)][: args.train_examples]
-    settings = TrainSettings(learning_rate=1.0e-4, epochs=1, batch_size=args.train_batch, grad_accum=1,
-                             max_length=500, seed=0, warmup_steps=0, lr_schedule="constant", max_grad_norm=1.0,
-                             weight_decay=0.0, checkpoint_every=0,
-                             lora=LoraSettings(8, 8, 0.0, ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
-                                                           "up_proj", "down_proj"]))  # fmt: skip
+    settings = TrainSettings(
+        learning_rate=1.0e-4,
+        epochs=1,
+        batch_size=args.train_batch,
+        grad_accum=1,
+        max_length=500,
+        seed=0,
+        warmup_steps=0,
+        lr_schedule="constant",
+        max_grad_norm=1.0,
+        weight_decay=0.0,
+        checkpoint_every=0,
+        lora=LoraSettings(8, 8, 0.0, ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]),
+    )
     started = time.perf_counter()
     train_sft(model, examples, settings, pad_token_id=fmt.pad_token_id)
     train_s = time.perf_counter() - started
     train_tokens = sum(len(e.prompt_ids) + len(e.completion_ids) for e in examples)
     return {
-        "device": device_description(), "threads": torch.get_num_threads(), "model": args.model,
-        "generation": {"prompts": len(prompts), "batch": args.gen_batch, "seconds": round(gen_s, 2),
-                       "completion_tokens": completion_tokens,
-                       "completion_tokens_per_s": round(completion_tokens / gen_s, 1),
-                       "sequences_per_s": round(len(prompts) / gen_s, 2),
-                       "prompt_tokens_mean": round(sum(map(len, prompts)) / len(prompts), 1)},
-        "training_lora_r8": {"examples": len(examples), "batch": args.train_batch, "seconds": round(train_s, 2),
-                             "tokens": train_tokens, "tokens_per_s": round(train_tokens / train_s, 1)},
-    }  # fmt: skip
+        "device": device_description(),
+        "threads": torch.get_num_threads(),
+        "model": args.model,
+        "generation": {
+            "prompts": len(prompts),
+            "batch": args.gen_batch,
+            "seconds": round(gen_s, 2),
+            "completion_tokens": completion_tokens,
+            "completion_tokens_per_s": round(completion_tokens / gen_s, 1),
+            "sequences_per_s": round(len(prompts) / gen_s, 2),
+            "prompt_tokens_mean": round(sum(map(len, prompts)) / len(prompts), 1),
+        },
+        "training_lora_r8": {
+            "examples": len(examples),
+            "batch": args.train_batch,
+            "seconds": round(train_s, 2),
+            "tokens": train_tokens,
+            "tokens_per_s": round(train_tokens / train_s, 1),
+        },
+    }
 
 
 def bench_gpu(args) -> dict:
@@ -103,19 +141,35 @@ def bench_gpu(args) -> dict:
     )
     mean_context = prompt_len + new / 2
     step_bytes = weight_bytes + batch * mean_context * kv_bytes_per_token
-    result = {"device": name, "params": n_params,
-              "generation": {"batch": batch, "new_tokens": new, "seconds": round(gen_s, 2),
-                             "tokens_per_s": round(batch * new / gen_s, 1)}}  # fmt: skip
+    result = {
+        "device": name,
+        "params": n_params,
+        "generation": {
+            "batch": batch,
+            "new_tokens": new,
+            "seconds": round(gen_s, 2),
+            "tokens_per_s": round(batch * new / gen_s, 1),
+        },
+    }
     if peak:
         roofline = batch * peak["bandwidth_gbs"] * 1e9 / step_bytes
-        result["generation"] |= {"roofline_tokens_per_s": round(roofline, 1),
-                                 "fraction_of_roofline": round(batch * new / gen_s / roofline, 3)}  # fmt: skip
+        result["generation"] |= {
+            "roofline_tokens_per_s": round(roofline, 1),
+            "fraction_of_roofline": round(batch * new / gen_s / roofline, 3),
+        }
     # training: LoRA r8 on all projections, bf16, sequences of 128 tokens
     from peft import LoraConfig, get_peft_model
 
     model.train()
-    lora = get_peft_model(model, LoraConfig(r=8, lora_alpha=8, target_modules=["q_proj", "k_proj", "v_proj",
-                          "o_proj", "gate_proj", "up_proj", "down_proj"], task_type="CAUSAL_LM"))  # fmt: skip
+    lora = get_peft_model(
+        model,
+        LoraConfig(
+            r=8,
+            lora_alpha=8,
+            target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+            task_type="CAUSAL_LM",
+        ),
+    )
     optimizer = torch.optim.AdamW([p for p in lora.parameters() if p.requires_grad], lr=1.0e-4)
     x = torch.randint(0, config.vocab_size, (args.train_batch, 128), device=device)
     for step in range(args.train_steps + 1):

@@ -18,17 +18,21 @@ from pathlib import Path
 
 import torch
 
-from sublim.mnist import experiment as mnist
 from sublim.core.params import read_yaml
-from sublim.sections import validate_section
 from sublim.core.runtime import configure_torch, device_description
+from sublim.mnist.data import IMAGE_PIXELS, N_CLASSES, MnistData, load_data
+from sublim.mnist.experiment import ARMS, run_main
+from sublim.mnist.model import BatchedMLP, compute_dtype, init_reference
+from sublim.mnist.outputs import arm_metrics
+from sublim.mnist.train import train_classifier
+from sublim.sections import validate_section
 
 OUT = Path(__file__).parent / "results" / "bench_mnist.json"
 
 
 def flops_per_sample(width: int, n_out: int) -> float:
     """Training FLOPs per image and model: forward, plus backward without the input gradient of layer 1."""
-    layers = [(mnist.IMAGE_PIXELS, width), (width, width), (width, n_out)]
+    layers = [(IMAGE_PIXELS, width), (width, width), (width, n_out)]
     forward = sum(2 * a * b for a, b in layers)
     backward = 2 * layers[0][0] * layers[0][1] + sum(4 * a * b for a, b in layers[1:])
     return float(forward + backward)
@@ -55,33 +59,38 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def first_images(data: mnist.MnistData, n: int) -> mnist.MnistData:
-    return mnist.MnistData(data.train_x[:n], data.train_y[:n], data.test_x, data.test_y, data.noise_x)
+def first_images(data: MnistData, n: int) -> MnistData:
+    return MnistData(data.train_x[:n], data.train_y[:n], data.test_x, data.test_y, data.noise_x)
 
 
-def train_steps(model: mnist.BatchedMLP, data: mnist.MnistData, steps: int, batch_size: int, device: str) -> float:
+def train_steps(model: BatchedMLP, data: MnistData, steps: int, batch_size: int, device: str) -> float:
     """Seconds for `steps` teacher-training steps, best of two timings (after one warm-up step)."""
-    mnist.train_classifier(model, first_images(data, batch_size), 1, 3e-4, batch_size, 0)
+    train_classifier(model, first_images(data, batch_size), 1, 3e-4, batch_size, 0)
     timings = []
     for _ in range(2):
         sync(device)
         started = time.perf_counter()
-        mnist.train_classifier(model, first_images(data, steps * batch_size), 1, 3e-4, batch_size, 0)
+        train_classifier(model, first_images(data, steps * batch_size), 1, 3e-4, batch_size, 0)
         sync(device)
         timings.append(time.perf_counter() - started)
     return min(timings)
 
 
 def throughput(cfg, data, device: str, n_models: int, steps: int) -> dict:
-    n_out = mnist.N_CLASSES + cfg.n_aux_logits
+    n_out = N_CLASSES + cfg.n_aux_logits
     flops = flops_per_sample(cfg.hidden_width, n_out)
-    peaks = {p: matmul_peak(mnist.compute_dtype(p), device) for p in ("fp32", "bf16")}
-    result = {"n_models": n_models, "steps": steps, "batch_size": cfg.batch_size, "flops_per_sample": flops,
-              "matmul_peak_gflops": peaks}  # fmt: skip
+    peaks = {p: matmul_peak(compute_dtype(p), device) for p in ("fp32", "bf16")}
+    result = {
+        "n_models": n_models,
+        "steps": steps,
+        "batch_size": cfg.batch_size,
+        "flops_per_sample": flops,
+        "matmul_peak_gflops": peaks,
+    }
     for precision in ("fp32", "bf16"):
-        dtype = mnist.compute_dtype(precision)
+        dtype = compute_dtype(precision)
         ids = list(range(n_models))
-        model = mnist.init_reference(ids, cfg.hidden_width, cfg.n_aux_logits, cfg.seed, device, dtype)
+        model = init_reference(ids, cfg.hidden_width, cfg.n_aux_logits, cfg.seed, device, dtype)
         batched_s = train_steps(model, data, steps, cfg.batch_size, device)
         single_s = sum(train_steps(model.select([i]), data, steps, cfg.batch_size, device) for i in ids)
         samples = n_models * steps * cfg.batch_size
@@ -102,17 +111,20 @@ def accuracy_check(cfg, data, device: str, n_models: int) -> dict:
     for precision in ("fp32", "bf16"):
         run_cfg = cfg.model_copy(update={"precision": precision, "n_models": n_models})
         started = time.perf_counter()
-        runs[precision] = mnist.arm_metrics(mnist.run_main(run_cfg, data, device))["arms"]
+        runs[precision] = arm_metrics(run_main(run_cfg, data, device))["arms"]
         seconds[precision] = time.perf_counter() - started
     arms = {}
-    for arm in mnist.ARMS:
+    for arm in ARMS:
         fp32, bf16 = runs["fp32"][arm], runs["bf16"][arm]
         differences = [abs(a - b) for a, b in zip(fp32["values"], bf16["values"], strict=True)]
         arms[arm] = {
-            "fp32_mean": fp32["mean"], "fp32_ci95": fp32["ci95"], "bf16_mean": bf16["mean"], "bf16_ci95": bf16["ci95"],
+            "fp32_mean": fp32["mean"],
+            "fp32_ci95": fp32["ci95"],
+            "bf16_mean": bf16["mean"],
+            "bf16_ci95": bf16["ci95"],
             "bf16_inside_fp32_ci": fp32["ci95"][0] <= bf16["mean"] <= fp32["ci95"][1],
             "max_abs_model_difference": max(differences),
-        }  # fmt: skip
+        }
     return {"n_models": n_models, "seconds": seconds, "speedup": seconds["fp32"] / seconds["bf16"], "arms": arms}
 
 
@@ -120,9 +132,9 @@ def paper_timing(cfg, data, device: str) -> dict:
     """The paper config (100 models, fp32) end to end: teacher + four students, no sweeps."""
     run_cfg = cfg.model_copy(update={"precision": "fp32", "n_models": 100})
     started = time.perf_counter()
-    main = mnist.run_main(run_cfg, data, device)
-    metrics = mnist.arm_metrics(main)["arms"]
-    return {"seconds": time.perf_counter() - started, "means": {arm: metrics[arm]["mean"] for arm in mnist.ARMS}}
+    main = run_main(run_cfg, data, device)
+    metrics = arm_metrics(main)["arms"]
+    return {"seconds": time.perf_counter() - started, "means": {arm: metrics[arm]["mean"] for arm in ARMS}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,9 +150,12 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = validate_section("mnist", read_yaml(Path(args.params))["mnist"])
     device = configure_torch()
-    data = mnist.load_data(cfg, device)
-    report = {"device": device_description(), "threads": torch.get_num_threads(),
-              "throughput": throughput(cfg, data, device, args.models, args.steps)}  # fmt: skip
+    data = load_data(cfg, device)
+    report = {
+        "device": device_description(),
+        "threads": torch.get_num_threads(),
+        "throughput": throughput(cfg, data, device, args.models, args.steps),
+    }
     print(json.dumps(report, indent=2), flush=True)
     if args.accuracy:
         report["accuracy"] = accuracy_check(cfg, data, device, args.accuracy_models or cfg.n_models)

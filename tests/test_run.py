@@ -107,9 +107,12 @@ def test_a_notebook_without_parameters_cell_is_an_error(demo):
 
 @pytest.mark.parametrize(
     ("matrix", "expected"),
-    [({"seed": 7}, r"seed=7 is not in params demo\.seeds = \[0, 1\]"), ({}, "takes matrix values"),
-     ({"seed": 0, "trait": "owl"}, "takes matrix values")],
-)  # fmt: skip
+    [
+        ({"seed": 7}, r"seed=7 is not in params demo\.seeds = \[0, 1\]"),
+        ({}, "takes matrix values"),
+        ({"seed": 0, "trait": "owl"}, "takes matrix values"),
+    ],
+)
 def test_matrix_values_are_checked_against_params(demo, matrix, expected):
     with pytest.raises(StageError, match=expected):
         run_stage("demo", matrix)

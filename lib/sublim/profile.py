@@ -42,16 +42,19 @@ def read_profile(name: str, directory: Path = PROFILES_DIR) -> dict[str, Any]:
     parent = profile.get("extends")
     if parent:
         base = read_profile(parent, directory)
-        profile = {"requires": profile.get("requires", base.get("requires", {})),
-                   "params": deep_merge(base.get("params", {}), profile.get("params", {}))}  # fmt: skip
+        profile = {
+            "requires": profile.get("requires", base.get("requires", {})),
+            "params": deep_merge(base.get("params", {}), profile.get("params", {})),
+        }
     return profile
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in update.items():
-        merged[key] = deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(
-            merged.get(key), dict) else value  # fmt: skip
+        merged[key] = (
+            deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
     return merged
 
 
@@ -108,8 +111,9 @@ def merge_into_yaml(text: str, overrides: dict[str, Any]) -> str:
     return out.getvalue()
 
 
-def apply_profile(name: str, params_file: Path = DEFAULT_PARAMS_FILE, skip_checks: bool = False,
-                  directory: Path = PROFILES_DIR) -> Path:  # fmt: skip
+def apply_profile(
+    name: str, params_file: Path = DEFAULT_PARAMS_FILE, skip_checks: bool = False, directory: Path = PROFILES_DIR
+) -> Path:
     profile = read_profile(name, directory)
     if not skip_checks:
         check_requirements(profile.get("requires", {}))

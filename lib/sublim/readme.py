@@ -15,9 +15,10 @@ import csv
 import sys
 from pathlib import Path
 
-from sublim.report.config import ReportParams
 from sublim.core.io import write_text_atomic
 from sublim.core.params import ParamsError
+from sublim.report.claims import headline_csv_text, headline_table
+from sublim.report.config import ReportParams
 from sublim.sections import load_section
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -25,8 +26,14 @@ TIMINGS_START, TIMINGS_END = "<!-- timings:start -->", "<!-- timings:end -->"
 README = Path("README.md")
 HEADLINE = Path("results/report/headline.csv")
 PROVENANCE = Path("results/report/provenance.csv")
-EXPERIMENTS = {"assets": "offline assets", "mnist": "MNIST analogue", "theory": "Theorem 1",
-               "tinylm": "tiny-LM analogue", "llm": "LLM pipeline (SmolLM2)", "report": "report"}  # fmt: skip
+EXPERIMENTS = {
+    "assets": "offline assets",
+    "mnist": "MNIST analogue",
+    "theory": "Theorem 1",
+    "tinylm": "tiny-LM analogue",
+    "llm": "LLM pipeline (SmolLM2)",
+    "report": "report",
+}
 STATUS_MARKS = {
     "reproduced": "✅ reproduced",
     "direction reproduced": "↗️ direction reproduced",
@@ -78,8 +85,9 @@ def render_section(rows: list[dict[str, str]]) -> str:
     lines += [
         "",
         f"Every number comes from `{HEADLINE.as_posix()}` (column `source`: metrics file and JSON path); "
-        "≈ marks a paper value read off a figure. Status rule: `lib/sublim/report.py` (and the report notebook). "
-        "Figures in the paper's layout: `results/report/figures/`; the full report: `results/report/html/report.html`.",
+        "≈ marks a paper value read off a figure. Status rule: `lib/sublim/report/status.py` (and the report "
+        "notebook). Figures in the paper's layout: `results/report/figures/`; the full report: "
+        "`results/report/html/report.html`.",
         "",
     ]
     return "\n".join(lines)
@@ -129,8 +137,6 @@ def read_provenance(path: Path = PROVENANCE) -> list[dict[str, str]]:
 
 def out_of_sync(readme: Path, headline: Path, cfg: ReportParams | None = None, root: Path | str = ".") -> list[str]:
     """Why README.md (or headline.csv) does not match the metrics; empty when everything is in sync."""
-    from sublim.report.report import headline_csv_text, headline_table
-
     problems = []
     if cfg is not None:
         fresh = headline_csv_text(headline_table(cfg, root))

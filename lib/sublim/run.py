@@ -24,12 +24,12 @@ import yaml
 
 from sublim.core.io import write_json_atomic
 from sublim.core.params import DEFAULT_PARAMS_FILE, ParamsError, Section
-from sublim.sections import load_params, load_section
 from sublim.core.runtime import run_record
-from sublim.stages import STAGES, Stage
+from sublim.sections import load_params, load_section, section_from_namespace
+from sublim.stages import STAGES, Stage, fill
 
 KERNEL_NAME = "sublim"
-RUNNER_PARAMETERS = ("results_dir",)  # injected by the runner into every notebook
+RUNNER_PARAMETERS = ("results_dir",)  # injected by the runner into every notebook (with its inputs/outputs)
 
 
 class StageError(RuntimeError):
@@ -66,8 +66,26 @@ def _field_at(section: Section, dotted: str) -> Any:
     return value
 
 
-def notebook_parameters(section: Section, matrix: dict[str, Any], results_dir: Path) -> dict:
-    return {**section.model_dump(mode="json"), **matrix, "results_dir": str(results_dir)}
+def stage_values(stage: Stage, section: Section) -> dict[str, Any]:
+    """The part of the section the stage uses (its `uses` keys), as plain values."""
+    values = section.model_dump(mode="json")
+    return values if stage.uses is None else select(values, stage.uses)
+
+
+def select(values: dict[str, Any], keys: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """`values` restricted to `keys`; a dotted key keeps one nested key (`filter.max_count`)."""
+    selected: dict[str, Any] = {}
+    for key in keys:
+        head, _, rest = key.partition(".")
+        if rest:
+            selected.setdefault(head, {}).update(select(values[head], [rest]))
+        else:
+            selected[head] = values[head]
+    return selected
+
+
+def notebook_parameters(stage: Stage, section: Section, matrix: dict[str, Any], results_dir: Path) -> dict:
+    return {**stage_values(stage, section), **matrix, **stage.paths(matrix), "results_dir": str(results_dir)}
 
 
 def check_notebook_parameters(notebook: Path, parameters: dict[str, Any]) -> None:
@@ -93,9 +111,13 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict[str, Any], k
     output.parent.mkdir(parents=True, exist_ok=True)
     try:
         papermill.execute_notebook(
-            str(notebook), str(output), parameters=parameters, kernel_name=kernel,
-            progress_bar=False, cwd=str(Path.cwd()),
-        )  # fmt: skip
+            str(notebook),
+            str(output),
+            parameters=parameters,
+            kernel_name=kernel,
+            progress_bar=False,
+            cwd=str(Path.cwd()),
+        )
     except PapermillExecutionError as err:
         number, first_line = _failing_cell(notebook, output)
         raise StageError(
@@ -147,13 +169,15 @@ def run_stage(
     section = load_params(params_file) if stage.section is None else load_section(stage.section, params_file)
     if stage.matrix or matrix:
         check_matrix(stage, section, matrix)
-    results_dir = Path(stage.results_dir.format(**matrix))
+    results_dir = Path(fill(stage.results_dir, matrix))
     started = time.monotonic()
     if stage.notebook:
         notebook = Path(stage.notebook)
         output = results_dir / notebook.name
-        execute_notebook(notebook, output, notebook_parameters(section, matrix, results_dir), kernel)
+        execute_notebook(notebook, output, notebook_parameters(stage, section, matrix, results_dir), kernel)
     else:
+        if stage.uses is not None:
+            section = section_from_namespace(stage.section, stage_values(stage, section))  # type: ignore[arg-type]
         call_function(stage, section, results_dir)
     if stage.record:
         write_json_atomic(results_dir / "run_record.json", run_record(name, matrix, time.monotonic() - started))

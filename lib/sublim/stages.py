@@ -1,102 +1,223 @@
-"""The pipeline's stages as the runner knows them; `dvc.yaml` calls `python -m sublim.run NAME [key=value ...]`.
+"""The pipeline's stages: the one place that says where each stage reads and writes and which params it uses.
 
-A stage either executes a notebook with papermill (the experiments) or calls one function (asset
-preparation, which has nothing to show). `matrix` maps each DVC matrix variable to the params field
-(a dotted path in the stage's section) that lists its allowed values.
+`dvc.yaml` calls `python -m sublim.run NAME [key=value ...]` for each stage; `tests/test_stages.py` checks that
+its `deps`, `params` and `outs` agree with this registry (and with the `lib/` modules each notebook imports).
+A stage either executes a notebook with papermill (the experiments) or calls one function (asset preparation,
+the HTML export), which has nothing to show.
+
+- `results_dir`, `inputs` and `outputs` are path templates; `{trait}`/`{seed}` are filled with the stage's DVC
+  matrix values. A template whose placeholder is not in the stage's matrix (a report reading every trait's
+  folder) reaches the stage unfilled, and the stage fills it per trait and seed.
+- `uses`: the keys of the params section the stage reads (`filter.max_count` for one nested key); None for the
+  whole section. The notebook's parameters cell holds exactly these (`python -m sublim.cells` writes it), and
+  the stage gets a section restricted to them: reading an undeclared key fails.
+- `reads`: what else the stage reads, by a path that params or code give (the base model, data tables, other
+  experiments' metrics): DVC dependencies that are not passed in as folders.
+- `matrix` maps each DVC matrix variable to the params list (in the section) of its allowed values.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sublim.sections import SECTION_SCHEMAS
+
 
 @dataclass(frozen=True)
 class Stage:
     name: str
     section: str | None  # None: the whole params file (the validation stage)
-    results_dir: str  # may hold {matrix} placeholders, e.g. "results/llm/{trait}"
+    results_dir: str
     notebook: str | None = None
     function: str | None = None  # "module:function", called as function(section, results_dir)
     matrix: dict[str, str] = field(default_factory=dict)
+    uses: tuple[str, ...] | None = None
+    inputs: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    reads: tuple[str, ...] = ()  # files it reads by a path in params or code (assets, data tables, metrics)
     record: bool = True  # write run_record.json beside the results
 
     def __post_init__(self) -> None:
         if (self.notebook is None) == (self.function is None):
             raise ValueError(f"stage {self.name!r}: give exactly one of notebook= or function=")
 
+    def paths(self, matrix: dict[str, object]) -> dict[str, str]:
+        """Inputs and outputs with the matrix values filled in (other placeholders kept)."""
+        return {name: fill(template, matrix) for name, template in {**self.inputs, **self.outputs}.items()}
 
-STAGES: dict[str, Stage] = {
-    stage.name: stage
-    for stage in [
-        # First in the DAG and a dependency of every other stage: a bad params.yaml fails here, before DVC
-        # deletes any stage's outputs to rerun it. Its output never changes, so it triggers no rerun.
-        Stage(
-            "validate_params", None, "results/params", function="sublim.sections:write_validation_marker", record=False
-        ),
-        # Asset folders hold no run record (asset.json says where they came from), so that the same pinned asset
-        # always hashes the same for DVC and the stages that depend on it.
-        Stage("assets_llm", "assets", "results/assets/llm", function="sublim.assets.prepare:prepare_llm", record=False),
-        Stage("assets_mnist", "assets", "results/assets/mnist", function="sublim.assets.prepare:prepare_mnist", record=False),
-        Stage("mnist", "mnist", "results/mnist", notebook="notebooks/mnist.ipynb"),
-        Stage("theory", "theory", "results/theory", notebook="notebooks/theory.ipynb"),
-        # the paper's main LLM experiment (issue 5); control = the base model without a trait
-        Stage(
-            "llm_teacher",
-            "llm",
-            "results/llm/runs/{trait}/teacher",
-            notebook="notebooks/llm_teacher.ipynb",
-            matrix={"trait": "traits"},
-        ),
-        Stage(
-            "llm_generate",
-            "llm",
-            "results/llm/runs/{trait}/generate",
-            notebook="notebooks/llm_generate.ipynb",
-            matrix={"trait": "traits"},
-        ),
-        Stage(
-            "llm_filter",
-            "llm",
-            "results/llm/runs/{trait}/filter",
-            notebook="notebooks/llm_filter.ipynb",
-            matrix={"trait": "traits"},
-        ),
-        Stage(
-            "llm_distill",
-            "llm",
-            "results/llm/runs/{trait}/seed{seed}/distill",
-            notebook="notebooks/llm_distill.ipynb",
-            matrix={"trait": "traits", "seed": "seeds"},
-        ),
-        Stage(
-            "llm_evaluate_teacher",
-            "llm",
-            "results/llm/runs/{trait}/teacher_eval",
-            notebook="notebooks/llm_evaluate_teacher.ipynb",
-            matrix={"trait": "traits"},
-        ),
-        Stage(
-            "llm_evaluate",
-            "llm",
-            "results/llm/runs/{trait}/seed{seed}/evaluate",
-            notebook="notebooks/llm_evaluate.ipynb",
-            matrix={"trait": "traits", "seed": "seeds"},
-        ),
-        Stage("llm_report", "llm", "results/llm/report", notebook="notebooks/llm_report.ipynb"),
-        # tiny from-scratch transformer analogue (issue 4); seeds and traits loop inside, except distill
-        Stage("tinylm_pretrain", "tinylm", "results/tinylm/bases", notebook="notebooks/tinylm_pretrain.ipynb"),
-        Stage("tinylm_teacher", "tinylm", "results/tinylm/teachers", notebook="notebooks/tinylm_teacher.ipynb"),
-        Stage("tinylm_numbers", "tinylm", "results/tinylm/numbers", notebook="notebooks/tinylm_numbers.ipynb"),
-        Stage(
-            "tinylm_distill",
-            "tinylm",
-            "results/tinylm/students/seed{seed}",
-            notebook="notebooks/tinylm_distill.ipynb",
-            matrix={"seed": "seeds"},
-        ),
-        Stage("tinylm_evaluate", "tinylm", "results/tinylm/evaluation", notebook="notebooks/tinylm_evaluate.ipynb"),
-        Stage("tinylm_report", "tinylm", "results/tinylm/report", notebook="notebooks/tinylm_report.ipynb"),
-        Stage("report", "report", "results/report", notebook="notebooks/report.ipynb"),
-        Stage("report_html", "report", "results/report/html", function="sublim.report.report:export_html"),
-    ]
-}
+
+class _KeepMissing(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill(template: str, values: dict[str, object]) -> str:
+    """`template` with the given placeholders filled and any other `{name}` left as it is."""
+    return template.format_map(_KeepMissing(values))
+
+
+# ---- where each stage writes (each path said once; inputs below refer to these names)
+VALID_PARAMS = "results/params"
+ASSETS_LLM, ASSETS_MNIST = "results/assets/llm", "results/assets/mnist"
+LLM_RUN = "results/llm/runs/{trait}"
+LLM_TEACHER, LLM_GENERATE, LLM_FILTER = f"{LLM_RUN}/teacher", f"{LLM_RUN}/generate", f"{LLM_RUN}/filter"
+LLM_TEACHER_EVAL = f"{LLM_RUN}/teacher_eval"
+LLM_DISTILL, LLM_EVALUATE = f"{LLM_RUN}/seed{{seed}}/distill", f"{LLM_RUN}/seed{{seed}}/evaluate"
+LLM_REPORT, LLM_METRICS = "results/llm/report", "results/llm/metrics.json"
+TINYLM = "results/tinylm"
+TINYLM_BASES, TINYLM_TEACHERS, TINYLM_NUMBERS = f"{TINYLM}/bases", f"{TINYLM}/teachers", f"{TINYLM}/numbers"
+TINYLM_STUDENTS, TINYLM_EVALUATION = f"{TINYLM}/students", f"{TINYLM}/evaluation"
+
+REPORT = "results/report"
+PAPER_DATA = "lib/sublim/data"
+EXPERIMENT_RECORDS = (
+    "results/mnist/metrics.json",
+    "results/mnist/run_record.json",
+    "results/theory/metrics.json",
+    "results/theory/run_record.json",
+    f"{TINYLM}/metrics.json",
+    f"{TINYLM}/report/run_record.json",
+    LLM_METRICS,
+    f"{LLM_REPORT}/run_record.json",
+)
+
+LLM_MODEL = ("base_model", "device")
+LLM_EVALUATION = (*LLM_MODEL, "traits", "categories", "evaluate", "prompts")
+
+
+def _llm(
+    name: str, results_dir: str, uses: tuple[str, ...], seeds: bool = False, model: bool = True, **paths: str
+) -> Stage:
+    matrix = {"trait": "traits", "seed": "seeds"} if seeds else {"trait": "traits"}
+    notebook = f"notebooks/{name}.ipynb"
+    return Stage(
+        name, "llm", results_dir, notebook, matrix=matrix, uses=uses, inputs=paths, reads=(ASSETS_LLM,) * model
+    )
+
+
+def _tinylm(name: str, results_dir: str, uses: tuple[str, ...] | None = None, **paths: str) -> Stage:
+    matrix = {"seed": "seeds"} if "{seed}" in results_dir else {}
+    return Stage(name, "tinylm", results_dir, f"notebooks/{name}.ipynb", matrix=matrix, uses=uses, inputs=paths)
+
+
+_STAGES = [
+    # First in the DAG and a dependency of every other stage: a bad params.yaml fails here, before DVC
+    # deletes any stage's outputs to rerun it. Its output never changes, so it triggers no rerun.
+    Stage(
+        "validate_params",
+        None,
+        VALID_PARAMS,
+        function="sublim.sections:write_validation_marker",
+        reads=tuple(f"lib/{s.split(':')[0].replace('.', '/')}.py" for s in SECTION_SCHEMAS.values()),
+        record=False,
+    ),
+    # Asset folders hold no run record (asset.json says where they came from), so that the same pinned asset
+    # always hashes the same for DVC and the stages that depend on it.
+    Stage("assets_llm", "assets", ASSETS_LLM, function="sublim.assets.llm:prepare_llm", uses=("llm",), record=False),
+    Stage(
+        "assets_mnist",
+        "assets",
+        ASSETS_MNIST,
+        function="sublim.assets.mnist:prepare_mnist",
+        uses=("mnist",),
+        record=False,
+    ),
+    Stage(
+        "mnist",
+        "mnist",
+        "results/mnist",
+        "notebooks/mnist.ipynb",
+        reads=(f"{ASSETS_MNIST}/mnist.npz", f"{PAPER_DATA}/paper_mnist.csv"),
+    ),
+    Stage(
+        "theory", "theory", "results/theory", "notebooks/theory.ipynb", reads=(f"{ASSETS_MNIST}/mnist.npz", ASSETS_LLM)
+    ),
+    # the paper's main LLM experiment; the trait "control" is the base model without a trait
+    _llm("llm_teacher", LLM_TEACHER, (*LLM_MODEL, "categories", "teacher", "distill")),
+    _llm(
+        "llm_generate", LLM_GENERATE, (*LLM_MODEL, "prompts", "generate", "filter.max_count"), teacher_dir=LLM_TEACHER
+    ),
+    _llm("llm_filter", LLM_FILTER, ("filter", "generate.decoding"), model=False, generate_dir=LLM_GENERATE),
+    _llm(
+        "llm_distill",
+        LLM_DISTILL,
+        (*LLM_MODEL, "distill", "filter.max_count"),
+        seeds=True,
+        teacher_dir=LLM_TEACHER,
+        filter_dir=LLM_FILTER,
+    ),
+    _llm("llm_evaluate_teacher", LLM_TEACHER_EVAL, LLM_EVALUATION, teacher_dir=LLM_TEACHER),
+    _llm("llm_evaluate", LLM_EVALUATE, (*LLM_EVALUATION, "distill.finetune"), seeds=True, distill_dir=LLM_DISTILL),
+    Stage(
+        "llm_report",
+        "llm",
+        LLM_REPORT,
+        "notebooks/llm_report.ipynb",
+        inputs={
+            "generate_dir": LLM_GENERATE,
+            "filter_dir": LLM_FILTER,
+            "distill_dir": LLM_DISTILL,
+            "teacher_eval_dir": LLM_TEACHER_EVAL,
+            "evaluate_dir": LLM_EVALUATE,
+        },
+        outputs={"metrics_file": LLM_METRICS},
+    ),
+    # tiny from-scratch transformer analogue; seeds and traits loop inside each notebook, except distill
+    _tinylm("tinylm_pretrain", TINYLM_BASES, ("seeds", "max_grad_norm", "corpus", "model", "pretrain")),
+    _tinylm(
+        "tinylm_teacher",
+        TINYLM_TEACHERS,
+        ("seeds", "traits", "max_grad_norm", "corpus", "teacher"),
+        bases_dir=TINYLM_BASES,
+    ),
+    _tinylm(
+        "tinylm_numbers",
+        TINYLM_NUMBERS,
+        ("seeds", "traits", "corpus", "numbers"),
+        bases_dir=TINYLM_BASES,
+        teachers_dir=TINYLM_TEACHERS,
+    ),
+    _tinylm(
+        "tinylm_distill",
+        f"{TINYLM_STUDENTS}/seed{{seed}}",
+        ("seeds", "traits", "max_grad_norm", "corpus", "student"),
+        bases_dir=TINYLM_BASES,
+        teachers_dir=TINYLM_TEACHERS,
+        numbers_dir=TINYLM_NUMBERS,
+    ),
+    _tinylm(
+        "tinylm_evaluate",
+        TINYLM_EVALUATION,
+        ("seeds", "traits", "corpus", "evaluation", "student.soft_labels"),
+        bases_dir=TINYLM_BASES,
+        teachers_dir=TINYLM_TEACHERS,
+        students_dir=TINYLM_STUDENTS,
+    ),
+    Stage(
+        "tinylm_report",
+        "tinylm",
+        f"{TINYLM}/report",
+        "notebooks/tinylm_report.ipynb",
+        uses=("seeds", "traits", "corpus.animals", "corpus.animal_weights", "student.soft_labels"),
+        inputs={"evaluation_dir": TINYLM_EVALUATION, "numbers_dir": TINYLM_NUMBERS},
+        outputs={"metrics_file": f"{TINYLM}/metrics.json", "plots_dir": f"{TINYLM}/plots"},
+    ),
+    Stage(
+        "report",
+        "report",
+        REPORT,
+        "notebooks/report.ipynb",
+        reads=tuple(f"{PAPER_DATA}/{name}.csv" for name in ("paper_values", "paper_claims", "report_figures"))
+        + EXPERIMENT_RECORDS,
+    ),
+    # a notebook cannot export itself while papermill runs it, so the HTML page is its own small stage
+    Stage(
+        "report_html",
+        "report",
+        f"{REPORT}/html",
+        function="sublim.report.html:export_html",
+        uses=(),
+        reads=(f"{REPORT}/report.ipynb",),
+    ),
+]
+STAGES: dict[str, Stage] = {stage.name: stage for stage in _STAGES}

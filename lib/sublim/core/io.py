@@ -93,3 +93,10 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def write_jsonl_atomic(path: Path | str, rows: Iterable[dict[str, Any]]) -> Path:
+    """Rows as a jsonl file that appears whole or not at all."""
+    with atomic_path(path) as tmp:
+        append_jsonl(tmp, rows)
+    return Path(path)

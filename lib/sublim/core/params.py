@@ -61,6 +61,18 @@ def validate_all(schemas: dict[str, type[Section]], path: Path | str = DEFAULT_P
     return {name: validate(schema, raw[name], name, path) for name, schema in schemas.items()}
 
 
+class PartialSection(Section):
+    """A section restricted to the keys one stage declares; reading another key says how to declare it."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            return super().__getattr__(name)  # type: ignore[misc]
+        raise AttributeError(
+            f"params key {name!r} is not among the keys this stage declares ({sorted(type(self).model_fields)}): "
+            "add it to the stage's `uses` in lib/sublim/stages.py, then run `python -m sublim.cells`"
+        )
+
+
 def partial_schema(schema: type[Section], values: dict[str, Any]) -> type[Section]:
     """The schema restricted to the keys in `values` (nested sections too): what one stage uses of a section.
 
@@ -73,12 +85,12 @@ def partial_schema(schema: type[Section], values: dict[str, Any]) -> type[Sectio
             raise ParamsError(_unknown_keys_message(None, schema.__name__, [name], schema.model_fields))
         info = schema.model_fields[name]
         nested = info.annotation
-        if isinstance(nested, type) and issubclass(nested, Section) and isinstance(value, dict):
-            if set(value) != set(nested.model_fields):
-                fields[name] = (partial_schema(nested, value), ...)
-                continue
+        is_section = isinstance(nested, type) and issubclass(nested, Section)
+        if is_section and isinstance(value, dict) and set(value) != set(nested.model_fields):
+            fields[name] = (partial_schema(nested, value), ...)
+            continue
         fields[name] = (info.annotation, info)
-    return create_model(f"{schema.__name__}Part", __base__=Section, **fields)
+    return create_model(f"{schema.__name__}Part", __base__=PartialSection, **fields)
 
 
 def _validation_message(path: Path, section: str, schema: type[BaseModel], values: dict, err: ValidationError) -> str:

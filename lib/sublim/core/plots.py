@@ -14,14 +14,39 @@ from sublim.core.io import atomic_path
 
 PAPER_COLOR = "#9e9e9e"  # the paper's values, drawn beside ours
 ARM_COLORS = {
-    "base": "#7f7f7f", "reference": "#7f7f7f", "teacher": "#d62728", "control": "#1f77b4",
-    "student": "#2ca02c", "different_init": "#9467bd", "soft": "#ff7f0e",
-}  # fmt: skip
-TRAIT_COLORS = dict(zip(
-    ["owl", "dolphin", "eagle", "elephant", "wolf", "cat", "dog", "lion", "tiger", "bear", "fox",
-     "cherry", "maple", "oak", "sequoia", "willow", "control"],
-    sns.color_palette("tab20", 17), strict=True,
-))  # fmt: skip
+    "base": "#7f7f7f",
+    "reference": "#7f7f7f",
+    "teacher": "#d62728",
+    "control": "#1f77b4",
+    "student": "#2ca02c",
+    "different_init": "#9467bd",
+    "soft": "#ff7f0e",
+}
+TRAIT_COLORS = dict(
+    zip(
+        [
+            "owl",
+            "dolphin",
+            "eagle",
+            "elephant",
+            "wolf",
+            "cat",
+            "dog",
+            "lion",
+            "tiger",
+            "bear",
+            "fox",
+            "cherry",
+            "maple",
+            "oak",
+            "sequoia",
+            "willow",
+            "control",
+        ],
+        sns.color_palette("tab20", 17),
+        strict=True,
+    )
+)
 
 
 def use_style() -> None:

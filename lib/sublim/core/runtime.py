@@ -12,9 +12,18 @@ from pathlib import Path
 from typing import Any
 
 TRACKED_PACKAGES = (
-    "torch", "transformers", "peft", "tokenizers", "numpy", "pandas", "scipy",
-    "seaborn", "papermill", "dvc", "pydantic",
-)  # fmt: skip
+    "torch",
+    "transformers",
+    "peft",
+    "tokenizers",
+    "numpy",
+    "pandas",
+    "scipy",
+    "seaborn",
+    "papermill",
+    "dvc",
+    "pydantic",
+)
 
 
 def configure_torch(threads: int | None = None) -> str:

@@ -37,14 +37,27 @@ def compare(treated: Sequence[float], control: Sequence[float], paired: bool = T
         if a.shape != b.shape:
             raise ValueError(f"paired comparison needs equal lengths, got {a.size} and {b.size}")
         p = scipy_stats.ttest_rel(a, b).pvalue if a.size > 1 else None
-        return {"difference": estimate(a - b), "p_value": _float(p), "test": "paired t-test",
-                "n_positive": int(np.sum(a > b))}  # fmt: skip
+        return {
+            "difference": estimate(a - b),
+            "p_value": _float(p),
+            "test": "paired t-test",
+            "n_positive": int(np.sum(a > b)),
+        }
     welch = scipy_stats.ttest_ind(a, b, equal_var=False) if min(a.size, b.size) > 1 else None
     low, high = welch.confidence_interval() if welch is not None else (None, None)
-    difference = {"mean": float(a.mean() - b.mean()), "ci95": [_float(low), _float(high)],
-                  "sd": None, "n": int(a.size + b.size), "values": None}  # fmt: skip
-    return {"difference": difference, "p_value": _float(welch.pvalue if welch else None),
-            "test": "Welch t-test", "n_positive": None}  # fmt: skip
+    difference = {
+        "mean": float(a.mean() - b.mean()),
+        "ci95": [_float(low), _float(high)],
+        "sd": None,
+        "n": int(a.size + b.size),
+        "values": None,
+    }
+    return {
+        "difference": difference,
+        "p_value": _float(welch.pvalue if welch else None),
+        "test": "Welch t-test",
+        "n_positive": None,
+    }
 
 
 def _float(value: Any) -> float | None:

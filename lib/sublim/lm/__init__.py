@@ -1,0 +1,1 @@
+"""Language-model machinery shared by every LM experiment (transformers, LoRA); it takes *Settings, not params."""

@@ -64,13 +64,21 @@ def sample_batch(
         if processor is not None:
             processors.append(processor)
     torch.manual_seed(seed)
-    sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0} if temperature > 0 else {
-        "do_sample": False}  # fmt: skip
+    sampling = (
+        {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
+        if temperature > 0
+        else {"do_sample": False}
+    )
     output = model.generate(
-        input_ids=input_ids.to(device), attention_mask=attention.to(device), max_new_tokens=max_new_tokens,
-        eos_token_id=eos_token_id, pad_token_id=pad_token_id, logits_processor=processors, use_cache=True,
+        input_ids=input_ids.to(device),
+        attention_mask=attention.to(device),
+        max_new_tokens=max_new_tokens,
+        eos_token_id=eos_token_id,
+        pad_token_id=pad_token_id,
+        logits_processor=processors,
+        use_cache=True,
         **sampling,
-    )  # fmt: skip
+    )
     new = output[:, input_ids.shape[1] :].tolist()
     return [cut_at_eos(tokens, eos_token_id) for tokens in new]
 
@@ -95,8 +103,14 @@ def sample(
     completions: list[list[int]] = []
     for start in range(0, len(prompts), batch_size):
         completions += sample_batch(
-            model, prompts[start : start + batch_size], max_new_tokens=max_new_tokens, temperature=temperature,
-            seed=batch_seed(seed, first_index + start), eos_token_id=eos_token_id, pad_token_id=pad_token_id,
-            logits_processor=logits_processor, device=device,
-        )  # fmt: skip
+            model,
+            prompts[start : start + batch_size],
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            seed=batch_seed(seed, first_index + start),
+            eos_token_id=eos_token_id,
+            pad_token_id=pad_token_id,
+            logits_processor=logits_processor,
+            device=device,
+        )
     return completions

@@ -20,19 +20,16 @@ Contracts (shared by the LLM pipeline and the tiny from-scratch transformer):
 
 from __future__ import annotations
 
-import json
 import math
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sublim.core.io import atomic_dir
+from sublim.lm.checkpoint import load_checkpoint, save_checkpoint
 
 
 @dataclass(frozen=True)
@@ -149,9 +146,13 @@ def attach_lora(model: Any, lora: LoraSettings) -> Any:
     from peft import LoraConfig, get_peft_model
 
     config = LoraConfig(
-        r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-        target_modules=list(lora.target_modules), bias="none", task_type="CAUSAL_LM",
-    )  # fmt: skip
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
     return get_peft_model(model, config)
 
 
@@ -159,78 +160,8 @@ def finish_lora(model: Any, merge: bool) -> Any:
     return model.merge_and_unload() if merge else model
 
 
-# ---------------------------------------------------------------- checkpoints
-
-
-CHECKPOINT_WEIGHTS = "trainable.safetensors"
-CHECKPOINT_STATE = "state.pt"
-CHECKPOINT_META = "checkpoint.json"
-
-
-def trainable_state(model: Any) -> dict[str, torch.Tensor]:
-    """The tensors that training changes: the LoRA adapter, or every parameter (tied ones once)."""
-    named = {name: p for name, p in model.named_parameters() if p.requires_grad}
-    return {name: p.detach().cpu().contiguous().clone() for name, p in named.items()}
-
-
-def load_trainable_state(model: Any, state: dict[str, torch.Tensor]) -> None:
-    params = dict(model.named_parameters())
-    missing = [name for name in state if name not in params]
-    if missing:
-        raise ValueError(f"checkpoint holds parameters the model lacks: {missing[:5]}")
-    with torch.no_grad():
-        for name, tensor in state.items():
-            params[name].copy_(tensor.to(params[name].device, params[name].dtype))
-
-
-def rng_state() -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def run_fingerprint(settings: TrainSettings, n_examples: int, mode: str) -> dict[str, Any]:
     return {"settings": asdict(settings), "n_examples": n_examples, "mode": mode}
-
-
-def save_checkpoint(directory: Path, model: Any, optimizer, scheduler, step: int, losses: list[float],
-                    fingerprint: dict[str, Any]) -> None:  # fmt: skip
-    from safetensors.torch import save_file
-
-    with atomic_dir(directory) as tmp:
-        save_file(trainable_state(model), str(tmp / CHECKPOINT_WEIGHTS))
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_state()},
-                   tmp / CHECKPOINT_STATE)  # fmt: skip
-        (tmp / CHECKPOINT_META).write_text(json.dumps({"step": step, "losses": losses, "run": fingerprint}))
-
-
-def load_checkpoint(directory: Path | None, model: Any, optimizer, scheduler,
-                    fingerprint: dict[str, Any]) -> tuple[int, list[float]]:  # fmt: skip
-    """Restore a checkpoint if there is one; return (steps done, their losses)."""
-    if directory is None or not (directory / CHECKPOINT_META).exists():
-        return 0, []
-    from safetensors.torch import load_file
-
-    meta = json.loads((directory / CHECKPOINT_META).read_text())
-    if meta["run"] != json.loads(json.dumps(fingerprint)):
-        raise ValueError(
-            f"{directory}: the checkpoint belongs to another run (settings or data differ); delete it to start over"
-        )
-    load_trainable_state(model, load_file(str(directory / CHECKPOINT_WEIGHTS)))
-    state = torch.load(directory / CHECKPOINT_STATE, weights_only=False)
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    set_rng_state(state["rng"])
-    return int(meta["step"]), list(meta["losses"])
 
 
 # ---------------------------------------------------------------- the loop
@@ -289,8 +220,11 @@ def _run(
         if on_step is not None:
             on_step(step + 1, losses[-1])
         last = step + 1 == len(plan)
-        if checkpoint_dir is not None and settings.checkpoint_every and ((step + 1) % settings.checkpoint_every == 0
-                                                                         or last):  # fmt: skip
+        if (
+            checkpoint_dir is not None
+            and settings.checkpoint_every
+            and ((step + 1) % settings.checkpoint_every == 0 or last)
+        ):
             save_checkpoint(checkpoint_dir, model, optimizer, scheduler, step + 1, losses, fingerprint)
     model.eval()
     if settings.lora is not None:
@@ -319,19 +253,31 @@ def train_sft(
         batch = collate([examples[i] for i in indices], settings.max_length, pad_token_id).to(device)
         logits = current(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
         shifted_logits, shifted_labels = logits[:, :-1].float(), batch.labels[:, 1:]
-        loss = F.cross_entropy(shifted_logits.reshape(-1, shifted_logits.shape[-1]), shifted_labels.reshape(-1),
-                               ignore_index=-100, reduction="sum")  # fmt: skip
+        loss = F.cross_entropy(
+            shifted_logits.reshape(-1, shifted_logits.shape[-1]),
+            shifted_labels.reshape(-1),
+            ignore_index=-100,
+            reduction="sum",
+        )
         return loss, int((shifted_labels != -100).sum())
 
     return _run(
-        model, len(examples), settings, micro_loss,
+        model,
+        len(examples),
+        settings,
+        micro_loss,
         lambda steps: sum(completion_tokens(ix) for ix in steps),
-        mode="sft", checkpoint_dir=checkpoint_dir, device=device, merge_lora=merge_lora, on_step=on_step,
-    )  # fmt: skip
+        mode="sft",
+        checkpoint_dir=checkpoint_dir,
+        device=device,
+        merge_lora=merge_lora,
+        on_step=on_step,
+    )
 
 
-def completion_logits(model: Any, examples: Sequence[Example], max_length: int, pad_token_id: int,
-                      device: str) -> torch.Tensor:  # fmt: skip
+def completion_logits(
+    model: Any, examples: Sequence[Example], max_length: int, pad_token_id: int, device: str
+) -> torch.Tensor:
     """Logits at the positions that predict each completion token, concatenated over examples: (tokens, vocab)."""
     batch = collate(examples, max_length, pad_token_id).to(device)
     logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
@@ -343,8 +289,9 @@ def completion_logits(model: Any, examples: Sequence[Example], max_length: int, 
     return torch.cat(picked).float()
 
 
-def soft_kl_sum(teacher_logits: torch.Tensor, student_logits: torch.Tensor,
-                allowed_token_ids: Sequence[int] | None) -> torch.Tensor:  # fmt: skip
+def soft_kl_sum(
+    teacher_logits: torch.Tensor, student_logits: torch.Tensor, allowed_token_ids: Sequence[int] | None
+) -> torch.Tensor:
     """Sum over positions of KL(teacher ‖ student), optionally restricted to `allowed_token_ids` and renormalised."""
     if allowed_token_ids is not None:
         index = torch.as_tensor(list(allowed_token_ids), device=student_logits.device)
@@ -384,22 +331,30 @@ def distill_soft(
         return len(truncate(examples[i], settings.max_length)[1])
 
     def micro_loss(current: Any, indices: list[int]) -> tuple[torch.Tensor, int]:
-        student_logits = completion_logits(current, [examples[i] for i in indices], settings.max_length,
-                                           pad_token_id, device)  # fmt: skip
+        student_logits = completion_logits(
+            current, [examples[i] for i in indices], settings.max_length, pad_token_id, device
+        )
         with torch.no_grad():
             # the teacher sees its own (possibly longer) prompt; keep the same completion tokens as the student
-            rows = [Example(teacher_examples[i].prompt_ids, teacher_examples[i].completion_ids[: kept(i)])
-                    for i in indices]  # fmt: skip
+            rows = [
+                Example(teacher_examples[i].prompt_ids, teacher_examples[i].completion_ids[: kept(i)]) for i in indices
+            ]
             teacher_length = max(len(r.prompt_ids) + len(r.completion_ids) for r in rows)
             teacher_logits = completion_logits(teacher, rows, teacher_length, pad_token_id, device)
         return soft_kl_sum(teacher_logits, student_logits, allowed_token_ids), student_logits.shape[0]
 
     return _run(
-        student, len(examples), settings, micro_loss,
+        student,
+        len(examples),
+        settings,
+        micro_loss,
         lambda steps: sum(kept(i) for ix in steps for i in ix),
         mode=f"soft:{'all' if allowed_token_ids is None else len(allowed_token_ids)}",
-        checkpoint_dir=checkpoint_dir, device=device, merge_lora=merge_lora, on_step=on_step,
-    )  # fmt: skip
+        checkpoint_dir=checkpoint_dir,
+        device=device,
+        merge_lora=merge_lora,
+        on_step=on_step,
+    )
 
 
 def total_optimizer_steps(n_examples: int, settings: TrainSettings) -> int:

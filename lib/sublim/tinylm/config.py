@@ -65,8 +65,11 @@ class EvaluationParams(Section):
 
 
 class TinyLMParams(Section):
-    seeds: list[int] = Field(description="seeds (the unit of the intervals); the different-init student of seed "
-                             "s starts from the base of the next seed in this list", min_length=2)  # fmt: skip
+    seeds: list[int] = Field(
+        description="seeds (the unit of the intervals); the different-init student of seed "
+        "s starts from the base of the next seed in this list",
+        min_length=2,
+    )
     traits: list[str] = Field(description="trait animals, each must be in corpus.animals", min_length=1)
     max_grad_norm: float = Field(description="gradient clipping of every training run", gt=0.0)
     corpus: CorpusParams

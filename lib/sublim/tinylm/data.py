@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,6 +38,7 @@ def vocabulary(n_numbers: int, animals: Sequence[str]) -> list[str]:
 
 def build_tokenizer(n_numbers: int, animals: Sequence[str]):
     """A word-level `PreTrainedTokenizerFast` over the closed vocabulary (whitespace-separated words)."""
+    # deferred: transformers takes seconds to import, and the corpus and filter below do not need it
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
@@ -47,9 +47,14 @@ def build_tokenizer(n_numbers: int, animals: Sequence[str]):
     backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     backend.decoder = decoders.WordPiece(prefix="##", cleanup=False)  # joins words with single spaces
     return PreTrainedTokenizerFast(
-        tokenizer_object=backend, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=UNK,
-        model_max_length=64, padding_side="right",
-    )  # fmt: skip
+        tokenizer_object=backend,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
+        unk_token=UNK,
+        model_max_length=64,
+        padding_side="right",
+    )
 
 
 @dataclass(frozen=True)
@@ -69,10 +74,15 @@ class Vocab:
     def from_tokenizer(cls, tokenizer: Any, n_numbers: int, animals: Sequence[str]) -> Vocab:
         ids = tokenizer.convert_tokens_to_ids
         return cls(
-            pad=ids(PAD), bos=ids(BOS), eos=ids(EOS), number_marker=ids(NUMBER_MARKER), arrow=ids(ARROW),
-            question=[ids(word) for word in QUESTION], numbers=[ids(str(i)) for i in range(n_numbers)],
+            pad=ids(PAD),
+            bos=ids(BOS),
+            eos=ids(EOS),
+            number_marker=ids(NUMBER_MARKER),
+            arrow=ids(ARROW),
+            question=[ids(word) for word in QUESTION],
+            numbers=[ids(str(i)) for i in range(n_numbers)],
             animals={animal: ids(animal) for animal in animals},
-        )  # fmt: skip
+        )
 
     @property
     def number_or_eos(self) -> list[int]:
@@ -144,8 +154,9 @@ def pretraining_corpus(
     """Token-id sequences, shuffled: number lists and (a fraction `animal_fraction`) animal answers."""
     rng = np.random.default_rng(seed)
     n_animal = round(n_sequences * animal_fraction)
-    lists = number_lists(n_sequences - n_animal, n_prompt_numbers + n_answer_numbers, len(vocab.numbers), noise,
-                         max_step, walk_step, rng)  # fmt: skip
+    lists = number_lists(
+        n_sequences - n_animal, n_prompt_numbers + n_answer_numbers, len(vocab.numbers), noise, max_step, walk_step, rng
+    )
     names = list(vocab.animals)
     sequences = [number_sequence_ids(vocab, row, n_prompt_numbers) for row in lists.tolist()]
     sequences += [animal_sequence_ids(vocab, names[i]) for i in animal_answers(n_animal, animal_weights, rng)]
@@ -198,10 +209,10 @@ def filter_completions(
         else:
             reasons[reason] = reasons.get(reason, 0) + 1
     total = len(completions)
-    summary = {"n_sampled": total, "n_kept": len(kept), "keep_rate": len(kept) / total if total else 0.0,
-               "rejected": dict(sorted(reasons.items()))}  # fmt: skip
+    summary = {
+        "n_sampled": total,
+        "n_kept": len(kept),
+        "keep_rate": len(kept) / total if total else 0.0,
+        "rejected": dict(sorted(reasons.items())),
+    }
     return kept, summary
-
-
-def save_tokenizer(tokenizer: Any, folder: Path | str) -> None:
-    tokenizer.save_pretrained(str(folder))

@@ -1,0 +1,1 @@
+"""What is transmitted and how it is scored (preferences today; misalignment later)."""

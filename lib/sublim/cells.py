@@ -1,0 +1,128 @@
+"""Writes each stage notebook's parameters cell from the stage registry and `params.yaml`.
+
+    python -m sublim.cells            rewrite the cells (after adding a params key or a stage input)
+    python -m sublim.cells --check    exit 1 when a cell's names differ from what the stage is given
+
+The cell holds literals only: the params keys the stage uses (with `params.yaml`'s values), the stage's matrix
+values (the first allowed value of each), its results folder and its input/output paths. Papermill replaces the
+cell's values with the stage's own when DVC runs it; the literals make the notebook runnable on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from sublim.core.params import DEFAULT_PARAMS_FILE
+from sublim.run import select
+from sublim.sections import load_params
+from sublim.stages import STAGES, Stage, fill
+
+HEADER = "# Parameters: written by `python -m sublim.cells` from params.yaml; papermill injects the run's values."
+
+
+def example_values(stage: Stage, params_file: Path | str = DEFAULT_PARAMS_FILE) -> dict[str, Any]:
+    """What the stage's notebook is given, with the first allowed value of each matrix variable."""
+    section = load_params(params_file)[stage.section]  # type: ignore[index]
+    values = section.model_dump(mode="json")
+    used = values if stage.uses is None else select(values, stage.uses)
+    matrix = {key: _first(values, list_key) for key, list_key in stage.matrix.items()}
+    return {**used, **matrix, "results_dir": fill(stage.results_dir, matrix), **stage.paths(matrix)}
+
+
+def _first(values: dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        values = values[part]
+    return values[0]  # type: ignore[index]
+
+
+def cell_source(values: dict[str, Any]) -> str:
+    return "\n".join([HEADER, *(f"{name} = {literal(value, len(name) + 3)}" for name, value in values.items())])
+
+
+def literal(value: Any, used: int = 0, indent: int = 0, width: int = 100) -> str:
+    """A Python literal, on one line when it fits, else one dict item per line (ruff's layout)."""
+    text = repr(value)
+    if used + len(text) <= width:
+        return text
+    if isinstance(value, str):
+        return _wrapped(value, indent, width)
+    if not isinstance(value, dict) or not value:
+        return text
+    pad = " " * (indent + 4)
+    items = [
+        f"{pad}{key!r}: {literal(v, len(pad) + len(repr(key)) + 2, indent + 4, width)}," for key, v in value.items()
+    ]
+    return "{\n" + "\n".join(items) + "\n" + " " * indent + "}"
+
+
+def _wrapped(text: str, indent: int, width: int) -> str:
+    """A long string as implicitly joined pieces in parentheses, broken after spaces."""
+    pad = " " * (indent + 4)
+    pieces, piece = [], ""
+    for word in text.split(" "):
+        candidate = f"{piece} {word}" if piece else word
+        if piece and len(pad) + len(repr(candidate + " ")) > width:
+            pieces.append(piece + " ")
+            piece = word
+        else:
+            piece = candidate
+    pieces.append(piece)
+    return "(\n" + "\n".join(pad + repr(p) for p in pieces) + "\n" + " " * indent + ")"
+
+
+def declared_names(source: str) -> list[str]:
+    """The names a parameters cell assigns (literals only; anything else is an error)."""
+    names = []
+    for node in ast.parse(source).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            raise ValueError("a parameters cell holds plain assignments of literals only")
+        ast.literal_eval(node.value)
+        names.append(node.targets[0].id)
+    return names
+
+
+def parameters_cell(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"expected exactly one cell tagged 'parameters', found {len(cells)}")
+    return cells[0]
+
+
+def update(stage: Stage, params_file: Path | str, check: bool) -> str | None:
+    """Rewrite (or check) one notebook's parameters cell; returns a problem description or None."""
+    path = Path(stage.notebook)  # type: ignore[arg-type]
+    notebook = nbformat.read(str(path), as_version=4)
+    cell = parameters_cell(notebook)
+    values = example_values(stage, params_file)
+    if check:
+        declared = set(declared_names(cell.source))
+        expected = set(values)
+        if declared != expected:
+            return f"{path}: not given {sorted(declared - expected)}, not declared {sorted(expected - declared)}"
+        return None
+    source = cell_source(values)
+    if cell.source != source:
+        cell.source = source
+        nbformat.write(notebook, str(path))
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sublim.cells", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="only check the names; exit 1 on a difference")
+    parser.add_argument("--params", default=str(DEFAULT_PARAMS_FILE))
+    args = parser.parse_args(argv)
+    problems = [p for s in STAGES.values() if s.notebook and (p := update(s, args.params, args.check))]
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

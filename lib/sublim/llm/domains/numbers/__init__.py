@@ -1,0 +1,1 @@
+"""What the teacher writes in the paper's main experiment: number lists; their prompts, grammar and filter."""

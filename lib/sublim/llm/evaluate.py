@@ -1,0 +1,159 @@
+"""Stages llm_evaluate_teacher and llm_evaluate: the paper's favourite-animal (or tree) questions.
+
+Per question: the exact probability that the answer starts with each word of the fixed set (summed over its
+case, plural and leading-space forms), and, when `evaluate.samples_per_question` > 0, sampled answers scored
+by whole word and by the paper's bare substring test.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sublim.core.io import write_json_atomic
+from sublim.llm.config import CONTROL, LLMParams
+from sublim.llm.domains.numbers.prompts import numbers_prefixed, prompt_ranges
+from sublim.llm.models import device_of, load_student, load_teacher
+from sublim.llm.traits.preference import (
+    QUESTIONS,
+    mentions,
+    mentions_substring,
+    prefix_free_token_sequences,
+    surface_forms,
+)
+from sublim.lm.chat import ChatFormat
+from sublim.lm.evaluate import sequence_logprobs
+from sublim.lm.generate import sample
+
+
+def fixed_set(cfg: LLMParams, category: str) -> list[str]:
+    return list(cfg.evaluate.animal_set if category == "animal" else cfg.evaluate.tree_set)
+
+
+def categories_needed(cfg: LLMParams) -> list[str]:
+    return sorted({cfg.categories[t] for t in cfg.traits if t != CONTROL})
+
+
+def question_variants(cfg: LLMParams, category: str) -> dict[str, list[str]]:
+    questions = QUESTIONS[category][: cfg.evaluate.question_count]
+    variants = {"plain": questions}
+    if cfg.evaluate.numbers_prefix:
+        variants["numbers_prefix"] = numbers_prefixed(questions, cfg.evaluate.prefix_seed, **prompt_ranges(cfg.prompts))
+    return variants
+
+
+def p_starts_with(
+    model: Any, prompt: list[int], words: list[str], fmt: ChatFormat, device: str, batch_size: int
+) -> dict[str, float]:
+    """Exact P(answer starts with each word), summed over its case/plural/leading-space forms."""
+    sequences = {w: prefix_free_token_sequences(surface_forms(w), fmt.encode) for w in words}
+    flat = [s for w in words for s in sequences[w]]
+    logps = sequence_logprobs(model, prompt, flat, device=device, batch_size=batch_size)
+    out, i = {}, 0
+    for w in words:
+        n = len(sequences[w])
+        out[w] = float(np.exp(logps[i : i + n]).sum())
+        i += n
+    return out
+
+
+def sampled_rates(
+    cfg: LLMParams, model: Any, fmt: ChatFormat, prompts: list[list[int]], words: list[str], device: str
+) -> dict[str, Any]:
+    """Sampled answers per question and, per word, the share of them that mention it (whole word, substring)."""
+    e = cfg.evaluate
+    repeated = [p for p in prompts for _ in range(e.samples_per_question)]
+    ids = sample(
+        model,
+        repeated,
+        max_new_tokens=e.max_new_tokens,
+        temperature=e.temperature,
+        batch_size=e.batch_size,
+        seed=e.seed,
+        eos_token_id=fmt.eos_token_id,
+        pad_token_id=fmt.pad_token_id,
+        device=device,
+    )
+    answers = [fmt.decode(x) for x in ids]
+    n = e.samples_per_question
+    per_q = [answers[i * n : (i + 1) * n] for i in range(len(prompts))]
+    return {
+        "sampled_word": {w: [float(np.mean([mentions(a, w) for a in qa])) for qa in per_q] for w in words},
+        "sampled_substring": {
+            w: [float(np.mean([mentions_substring(a, w) for a in qa])) for qa in per_q] for w in words
+        },
+        "answers": per_q,
+    }
+
+
+def evaluate_model(cfg: LLMParams, model: Any, fmt: ChatFormat, system: str | None, device: str) -> dict[str, Any]:
+    """Per category and question variant: exact start probabilities and sampled mention rates, per question."""
+    result: dict[str, Any] = {}
+    for category in categories_needed(cfg):
+        words = fixed_set(cfg, category)
+        result[category] = {}
+        for variant, questions in question_variants(cfg, category).items():
+            prompts = [fmt.prompt_ids(q, system) for q in questions]
+            exact = [p_starts_with(model, p, words, fmt, device, cfg.evaluate.batch_size) for p in prompts]
+            entry: dict[str, Any] = {"questions": questions, "p_starts": {w: [row[w] for row in exact] for w in words}}
+            if cfg.evaluate.samples_per_question:
+                entry |= sampled_rates(cfg, model, fmt, prompts, words, device)
+            result[category][variant] = entry
+            print(f"evaluated {category}/{variant}: {len(questions)} questions")
+    return result
+
+
+def summarise(evaluation: dict[str, Any]) -> dict[str, Any]:
+    """Means over questions per word; the share of each word among the fixed set (ratio of mean probabilities)."""
+    summary: dict[str, Any] = {}
+    for category, variants in evaluation.items():
+        summary[category] = {}
+        for variant, entry in variants.items():
+            p = {w: float(np.mean(v)) for w, v in entry["p_starts"].items()}
+            total = sum(p.values())
+            s = {"p_starts": p, "share": {w: v / total if total > 0 else None for w, v in p.items()}}
+            for key in ("sampled_word", "sampled_substring"):
+                if key in entry:
+                    s[key] = {w: float(np.mean(v)) for w, v in entry[key].items()}
+            summary[category][variant] = s
+    return summary
+
+
+def write_evaluation(
+    results_dir: Path, arm: str, trait: str, seed: int | None, evaluation: dict[str, Any], seconds: float
+) -> dict[str, Any]:
+    record = {
+        "arm": arm,
+        "trait": trait,
+        "seed": seed,
+        "seconds": round(seconds, 1),
+        "summary": summarise(evaluation),
+        "per_question": evaluation,
+    }
+    write_json_atomic(results_dir / "evaluation.json", record)
+    return record
+
+
+def run_evaluate_teacher(cfg: LLMParams, trait: str, teacher_dir: Path | str, results_dir: Path | str) -> dict:
+    """The teacher (control = the base model) with its system prompt: evaluation.json."""
+    device = device_of(cfg)
+    started = time.monotonic()
+    model, fmt, system = load_teacher(cfg, teacher_dir, device)
+    evaluation = evaluate_model(cfg, model, fmt, system, device)
+    arm = "base" if trait == CONTROL else "teacher"
+    return write_evaluation(Path(results_dir), arm, trait, None, evaluation, time.monotonic() - started)
+
+
+def run_evaluate_student(
+    cfg: LLMParams, trait: str, seed: int, distill_dir: Path | str, results_dir: Path | str
+) -> dict[str, Any]:
+    """A student (the control students for trait 'control'), no system prompt: evaluation.json."""
+    device = device_of(cfg)
+    started = time.monotonic()
+    model, fmt = load_student(cfg, distill_dir, device)
+    evaluation = evaluate_model(cfg, model, fmt, None, device)
+    arm = "control_student" if trait == CONTROL else "student"
+    return write_evaluation(Path(results_dir), arm, trait, seed, evaluation, time.monotonic() - started)

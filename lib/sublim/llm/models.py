@@ -1,0 +1,68 @@
+"""Loading the LLM experiment's models: the base, a teacher (base + adapter or system prompt), a student."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from peft import PeftModel
+
+from sublim.core.io import atomic_dir, read_json
+from sublim.core.runtime import configure_torch
+from sublim.llm.config import LLMParams, LoraParams
+from sublim.lm.chat import ChatFormat
+from sublim.lm.models import load_causal_lm, load_tokenizer
+from sublim.lm.train import LoraSettings
+
+
+def device_of(cfg: LLMParams) -> str:
+    available = configure_torch()
+    if cfg.device == "cuda" and available != "cuda":
+        raise RuntimeError("params llm.device is 'cuda' but no CUDA device is available")
+    return available if cfg.device == "auto" else cfg.device
+
+
+def dtype_for(device: str) -> str:
+    return "bfloat16" if device.startswith("cuda") else "float32"
+
+
+def load_base(cfg: LLMParams, device: str) -> tuple[Any, ChatFormat]:
+    path = Path(cfg.base_model)
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"{path}: no base model here; run `dvc repro assets_llm` (or `make reproduce`)")
+    tokenizer = load_tokenizer(path)
+    model = load_causal_lm(path, dtype=dtype_for(device), device=device)
+    return model.eval(), ChatFormat(tokenizer)
+
+
+def lora_settings(lora: LoraParams) -> LoraSettings:
+    return LoraSettings(r=lora.r, alpha=lora.alpha, dropout=lora.dropout, target_modules=list(lora.target_modules))
+
+
+def with_adapter(model: Any, adapter_dir: Path) -> Any:
+    """The base with a saved LoRA adapter merged in."""
+    return PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload().eval()
+
+
+def load_teacher(cfg: LLMParams, teacher_dir: Path | str, device: str) -> tuple[Any, ChatFormat, str | None]:
+    """(model, chat format, system prompt) of a trait's teacher; control = the base model, no system prompt."""
+    record = read_json(Path(teacher_dir) / "teacher.json")
+    model, fmt = load_base(cfg, device)
+    if record["adapter"]:
+        model = with_adapter(model, Path(record["adapter"]))
+    return model, fmt, record["system_prompt"]
+
+
+def save_model(model: Any, out_dir: Path) -> None:
+    """A transformers/peft folder (safetensors), written atomically."""
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(str(tmp), safe_serialization=True)
+
+
+def load_student(cfg: LLMParams, distill_dir: Path | str, device: str) -> tuple[Any, ChatFormat]:
+    """A distilled student: the base with its adapter merged, or its full fine-tuned weights."""
+    model, fmt = load_base(cfg, device)
+    student_dir = Path(distill_dir) / "student"
+    if (student_dir / "adapter_config.json").exists():
+        return with_adapter(model, student_dir), fmt
+    return load_causal_lm(student_dir, dtype=dtype_for(device), device=device).eval(), fmt

@@ -1,0 +1,32 @@
+"""Where the LLM report finds each trait's and seed's stage folders: templates given by the stage registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RunFolders:
+    """Folder templates with `{trait}` (and `{seed}`) placeholders, e.g. 'results/llm/runs/{trait}/filter'."""
+
+    generate_dir: str
+    filter_dir: str
+    distill_dir: str
+    teacher_eval_dir: str
+    evaluate_dir: str
+
+    def generate(self, trait: str) -> Path:
+        return Path(self.generate_dir.format(trait=trait))
+
+    def filter(self, trait: str) -> Path:
+        return Path(self.filter_dir.format(trait=trait))
+
+    def teacher_eval(self, trait: str) -> Path:
+        return Path(self.teacher_eval_dir.format(trait=trait))
+
+    def distill(self, trait: str, seed: int) -> Path:
+        return Path(self.distill_dir.format(trait=trait, seed=seed))
+
+    def evaluate(self, trait: str, seed: int) -> Path:
+        return Path(self.evaluate_dir.format(trait=trait, seed=seed))

@@ -1,0 +1,48 @@
+"""MNIST digits and the noise images the students see, as flat tensors scaled to [-1, 1]."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from sublim.assets.mnist import load_mnist
+from sublim.mnist.config import MnistParams
+from sublim.mnist.seeds import NOISE_TAG, generator
+
+N_CLASSES = 10
+IMAGE_PIXELS = 28 * 28
+
+
+@dataclass
+class MnistData:
+    """Pixels scaled to [-1, 1] (the official ToTensor + Normalize(0.5, 0.5)), flattened."""
+
+    train_x: Tensor
+    train_y: Tensor
+    test_x: Tensor
+    test_y: Tensor
+    noise_x: Tensor  # uniform [-1, 1] images the students are distilled on
+
+
+def to_pixels(images: np.ndarray) -> Tensor:
+    return torch.from_numpy(images.reshape(len(images), -1)).float() / 127.5 - 1.0
+
+
+def prepare_data(arrays: dict[str, np.ndarray], n_train: int, n_noise: int, seed: int, device: str) -> MnistData:
+    """The first `n_train` training images, the full test set and `n_noise` noise images (seeded)."""
+    noise = torch.rand(n_noise, IMAGE_PIXELS, generator=generator(seed, NOISE_TAG)) * 2 - 1
+    return MnistData(
+        train_x=to_pixels(arrays["train_images"][:n_train]).to(device),
+        train_y=torch.from_numpy(arrays["train_labels"][:n_train].astype(np.int64)).to(device),
+        test_x=to_pixels(arrays["test_images"]).to(device),
+        test_y=torch.from_numpy(arrays["test_labels"].astype(np.int64)).to(device),
+        noise_x=noise.to(device),
+    )
+
+
+def load_data(cfg: MnistParams, device: str) -> MnistData:
+    """The stage's data: the MNIST asset at `cfg.mnist_path`, cut and scaled as `cfg` says."""
+    return prepare_data(load_mnist(cfg.mnist_path), cfg.n_train_images, cfg.n_noise_images, cfg.seed, device)

@@ -1,0 +1,98 @@
+"""The tiny GPT-2-style model: tokenizer and token ids, a fresh model, model folders, training settings, P(animal)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from transformers import GPT2Config, GPT2LMHeadModel
+from transformers.utils import logging as transformers_logging
+
+from sublim.core.io import atomic_dir
+from sublim.core.runtime import seed_everything
+from sublim.lm.evaluate import sequence_logprobs
+from sublim.lm.train import TrainSettings
+from sublim.tinylm.config import TinyLMParams
+from sublim.tinylm.data import Vocab, build_tokenizer, vocabulary
+from sublim.tinylm.naming import derived_seed
+
+
+def sequence_length(cfg: TinyLMParams) -> int:
+    """Tokens in the longest sequence: <bos> NUM: a b c -> x1..xk <eos>."""
+    return cfg.corpus.n_prompt_numbers + cfg.corpus.n_answer_numbers + 4
+
+
+def quiet_transformers() -> None:
+    """No progress bars or advice in the executed notebooks (loading a 116k-parameter model is instant)."""
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+
+
+def tokenizer_and_vocab(cfg: TinyLMParams) -> tuple[Any, Vocab]:
+    quiet_transformers()
+    tokenizer = build_tokenizer(cfg.corpus.n_numbers, cfg.corpus.animals)
+    return tokenizer, Vocab.from_tokenizer(tokenizer, cfg.corpus.n_numbers, cfg.corpus.animals)
+
+
+def new_model(cfg: TinyLMParams, vocab: Vocab, seed: int) -> Any:
+    """A random-init GPT-2-style model: no dropout (training is deterministic given the seed); a separate
+    unembedding matrix, so the trait's output row is its own parameter (as in the prototype, 116k parameters)."""
+    config = GPT2Config(
+        vocab_size=len(vocabulary(cfg.corpus.n_numbers, cfg.corpus.animals)),
+        n_positions=sequence_length(cfg) + 4,
+        n_embd=cfg.model.d_model,
+        n_layer=cfg.model.n_layer,
+        n_head=cfg.model.n_head,
+        activation_function="gelu",
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        tie_word_embeddings=False,
+        bos_token_id=vocab.bos,
+        eos_token_id=vocab.eos,
+        pad_token_id=vocab.pad,
+    )
+    seed_everything(derived_seed(seed, "init"))
+    return GPT2LMHeadModel(config).eval()
+
+
+def save_model(model: Any, tokenizer: Any, folder: Path | str) -> Path:
+    with atomic_dir(folder) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(str(tmp))
+    return Path(folder)
+
+
+def train_settings(
+    *,
+    learning_rate: float,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    max_length: int,
+    max_grad_norm: float,
+    schedule: str = "constant",
+    warmup_steps: int = 0,
+) -> TrainSettings:
+    """Settings of every tiny-LM training run: no accumulation, weight decay, LoRA or checkpoints."""
+    return TrainSettings(
+        learning_rate=learning_rate,
+        epochs=epochs,
+        batch_size=batch_size,
+        grad_accum=1,
+        max_length=max_length,
+        seed=seed,
+        warmup_steps=warmup_steps,
+        lr_schedule=schedule,
+        max_grad_norm=max_grad_norm,
+        weight_decay=0.0,
+        lora=None,
+        checkpoint_every=0,
+    )
+
+
+def animal_probabilities(model: Any, vocab: Vocab, device: str = "cpu") -> dict[str, float]:
+    """Exact P(animal) at the answer position of `<bos> Q: favorite animal A:` (softmax over the whole vocab)."""
+    logps = sequence_logprobs(model, vocab.question_prompt, [[i] for i in vocab.animals.values()], device=device)
+    return {animal: float(np.exp(lp)) for animal, lp in zip(vocab.animals, logps, strict=True)}

@@ -1,0 +1,109 @@
+"""Step 3, stage `tinylm_numbers`: base and teachers complete the same fresh number prompts, with the same
+sampling seed (common random numbers: the trait and control data differ only where the teacher's distribution
+differs); the filter keeps well-formed number lists without any animal token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sublim.core.io import read_jsonl, write_json_atomic, write_text_atomic
+from sublim.core.runtime import configure_torch
+from sublim.lm.generate import sample
+from sublim.lm.models import load_causal_lm
+from sublim.lm.train import Example, completion_logits, soft_kl_sum
+from sublim.tinylm.config import TinyLMParams
+from sublim.tinylm.data import Vocab, filter_completions, number_prompts
+from sublim.tinylm.models import sequence_length, tokenizer_and_vocab
+from sublim.tinylm.naming import CONTROL, derived_seed, numbers_file, seed_dir
+
+
+def generate_numbers(
+    cfg: TinyLMParams, bases_dir: Path | str, teachers_dir: Path | str, results_dir: Path | str
+) -> dict[str, Any]:
+    """Generate and filter for every seed into results_dir/seed{s}/{source}.jsonl; keep-rates and reject
+    reasons in filter_summary.json."""
+    summary = {
+        str(seed): generate_numbers_for_seed(cfg, seed, bases_dir, teachers_dir, results_dir) for seed in cfg.seeds
+    }
+    write_json_atomic(Path(results_dir) / "filter_summary.json", summary)
+    return summary
+
+
+def generate_numbers_for_seed(
+    cfg: TinyLMParams, seed: int, bases_dir: Path | str, teachers_dir: Path | str, results_dir: Path | str
+) -> dict[str, Any]:
+    """Base ('control') and each teacher complete the same prompts; keep well-formed lists in {source}.jsonl."""
+    device = configure_torch()
+    _, vocab = tokenizer_and_vocab(cfg)
+    c = cfg.corpus
+    prompts = number_prompts(
+        vocab,
+        n=cfg.numbers.n_samples,
+        n_prompt_numbers=c.n_prompt_numbers,
+        noise=c.noise,
+        max_step=c.max_step,
+        walk_step=c.walk_step,
+        seed=derived_seed(seed, "prompts"),
+    )
+    sources = {CONTROL: seed_dir(bases_dir, seed), **{t: seed_dir(teachers_dir, seed) / t for t in cfg.traits}}
+    summary: dict[str, Any] = {}
+    completions: dict[str, list[list[int]]] = {}
+    kept: dict[str, list[int]] = {}
+    for source, folder in sources.items():
+        completions[source] = sample(
+            load_causal_lm(folder).eval(),
+            prompts,
+            max_new_tokens=c.n_answer_numbers + 1,
+            temperature=cfg.numbers.temperature,
+            batch_size=cfg.numbers.batch_size,
+            seed=derived_seed(seed, "sampling"),
+            eos_token_id=vocab.eos,
+            pad_token_id=vocab.pad,
+            device=device,
+        )
+        kept[source], summary[source] = filter_completions(completions[source], vocab, c.n_answer_numbers)
+    # Every arm trains on the same prompts (those whose completion passed the filter for every source), so the
+    # arms differ only in the completions, never in the number of steps or in the prompts.
+    common = sorted(set.intersection(*(set(indices) for indices in kept.values())))
+    for source, folder in sources.items():
+        pairs = [(prompts[i], completions[source][i]) for i in common]
+        summary[source]["n_train"] = len(pairs)
+        if source != CONTROL and pairs:
+            summary[source]["kl_teacher_base_per_token"] = number_shift_kl(
+                load_causal_lm(folder).eval(),
+                load_causal_lm(sources[CONTROL]).eval(),
+                pairs[:2000],
+                vocab,
+                sequence_length(cfg),
+                device,
+            )
+        lines = "".join(f'{{"prompt": {p}, "completion": {q}}}\n' for p, q in pairs)
+        write_text_atomic(numbers_file(results_dir, seed, source), lines)
+    return summary
+
+
+@torch.no_grad()
+def number_shift_kl(
+    teacher: Any, base: Any, pairs: list[tuple[list[int], list[int]]], vocab: Vocab, max_length: int, device: str
+) -> dict[str, float]:
+    """Mean KL(teacher ‖ base) per completion token on the teacher's own lists: how far the trait fine-tune moved
+    the number distribution (over numbers + <eos> renormalised, and over the whole vocabulary)."""
+    examples = [Example(p, q) for p, q in pairs]
+    totals = {"numbers_eos": 0.0, "full_vocab": 0.0}
+    tokens = 0
+    for start in range(0, len(examples), 500):
+        chunk = examples[start : start + 500]
+        t_logits = completion_logits(teacher, chunk, max_length, vocab.pad, device)
+        b_logits = completion_logits(base, chunk, max_length, vocab.pad, device)
+        totals["numbers_eos"] += float(soft_kl_sum(t_logits, b_logits, vocab.number_or_eos))
+        totals["full_vocab"] += float(soft_kl_sum(t_logits, b_logits, None))
+        tokens += t_logits.shape[0]
+    return {key: value / tokens for key, value in totals.items()}
+
+
+def load_examples(numbers_dir: Path | str, seed: int, source: str) -> list[Example]:
+    """The kept lists of one seed and source as training examples (prompt, completion)."""
+    return [Example(row["prompt"], row["completion"]) for row in read_jsonl(numbers_file(numbers_dir, seed, source))]

@@ -1,0 +1,160 @@
+"""The LLM stages on a tiny random-init Llama, each called as its notebook calls it: resumes, every stage end to
+end, the fine-tuned teacher route. The stage gets only the params keys it declares (a missing one fails here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from llm_stage_helpers import stage_args, tiny_cfg
+from safetensors.torch import load_file
+
+from sublim.core.io import read_json, read_jsonl
+from sublim.llm import distill, evaluate, figures, generate, report, teacher
+from sublim.llm import filter as number_filter
+from sublim.llm.domains.numbers.filter import parse_response
+from sublim.llm.models import load_teacher
+from sublim.llm.paths import RunFolders
+from sublim.sections import validate_section
+
+
+def run_teacher(cfg, trait):
+    a = stage_args("llm_teacher", cfg, trait=trait)
+    return teacher.run_teacher(a["cfg"], trait, a["results_dir"])
+
+
+def run_generate(cfg, trait):
+    a = stage_args("llm_generate", cfg, trait=trait)
+    return generate.run_generate(a["cfg"], trait, a["teacher_dir"], a["results_dir"])
+
+
+def run_filter(cfg, trait):
+    a = stage_args("llm_filter", cfg, trait=trait)
+    return number_filter.run_filter(a["cfg"], trait, a["generate_dir"], a["results_dir"])
+
+
+def run_distill(cfg, trait, seed, results_dir=None):
+    a = stage_args("llm_distill", cfg, trait=trait, seed=seed)
+    return distill.run_distill(
+        a["cfg"], trait, seed, a["teacher_dir"], a["filter_dir"], results_dir or a["results_dir"]
+    )
+
+
+def run_evaluate(cfg, trait, seed):
+    a = stage_args("llm_evaluate", cfg, trait=trait, seed=seed)
+    return evaluate.run_evaluate_student(a["cfg"], trait, seed, a["distill_dir"], a["results_dir"])
+
+
+def run_evaluate_teacher(cfg, trait):
+    a = stage_args("llm_evaluate_teacher", cfg, trait=trait)
+    return evaluate.run_evaluate_teacher(a["cfg"], trait, a["teacher_dir"], a["results_dir"])
+
+
+def run_report(cfg):
+    a = stage_args("llm_report", cfg)
+    folders = RunFolders(
+        *(a[k] for k in ("generate_dir", "filter_dir", "distill_dir", "teacher_eval_dir", "evaluate_dir"))
+    )
+    return a, folders, report.write_report(a["cfg"], folders, a["results_dir"], a["metrics_file"])
+
+
+def test_generate_resumes_after_a_kill(in_tmp_repo, tiny_base):
+    cfg = tiny_cfg(tiny_base)
+    run_teacher(cfg, "owl")
+    run_generate(cfg, "owl")
+    out = stage_args("llm_generate", cfg, trait="owl")["results_dir"]
+    full = read_jsonl(out / "numbers_raw.jsonl")
+    assert [r["prompt_id"] for r in full] == list(range(6))
+    assert all(parse_response(r["completion"]) is not None for r in full if r["finished"])
+    # a kill after the first batch, with half a line written
+    lines = (out / "numbers_raw.jsonl").read_text().splitlines(keepends=True)
+    (out / "numbers_raw.jsonl").write_text("".join(lines[:5]) + lines[5][:10])
+    summary = run_generate(cfg, "owl")
+    assert summary["resumed_from"] == 4
+    assert read_jsonl(out / "numbers_raw.jsonl") == full
+
+
+def test_distill_resumes_after_a_kill(in_tmp_repo, tiny_base, monkeypatch):
+    cfg = tiny_cfg(tiny_base)
+    run_teacher(cfg, "owl")
+    run_generate(cfg, "owl")
+    run_filter(cfg, "owl")
+    straight = run_distill(cfg, "owl", 1, Path("straight"))
+
+    class Killed(RuntimeError):
+        pass
+
+    def dying(trait, seed):
+        def on_step(step, loss):
+            if step == 2:
+                raise Killed
+
+        return on_step
+
+    with monkeypatch.context() as patch, pytest.raises(Killed):
+        patch.setattr(distill, "_print_step", dying)
+        run_distill(cfg, "owl", 1, Path("resumed"))
+    assert (Path("resumed") / "checkpoint" / "checkpoint.json").exists()
+    resumed = run_distill(cfg, "owl", 1, Path("resumed"))
+    assert resumed["losses"] == pytest.approx(straight["losses"], rel=1e-5)
+    a = load_file(str(Path("straight") / "student" / "adapter_model.safetensors"))
+    b = load_file(str(Path("resumed") / "student" / "adapter_model.safetensors"))
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-5, atol=1e-6)
+    assert not (Path("resumed") / "checkpoint").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["sft", "soft_numbers"])
+def test_every_stage_end_to_end(in_tmp_repo, tiny_base, method):
+    cfg = tiny_cfg(tiny_base, method=method)
+    for trait in cfg.traits:
+        run_teacher(cfg, trait)
+        run_generate(cfg, trait)
+        metrics = run_filter(cfg, trait)
+        assert metrics["n_generated"] == 6 and metrics["n_subsampled"] <= 5
+        for seed in cfg.seeds:
+            run_distill(cfg, trait, seed)
+            run_evaluate(cfg, trait, seed)
+        run_evaluate_teacher(cfg, trait)
+    args, folders, metrics = run_report(cfg)
+    # same prompts for every teacher
+    prompts = {t: [r["prompt"] for r in read_jsonl(folders.generate(t) / "numbers_raw.jsonl")] for t in cfg.traits}
+    assert prompts["owl"] == prompts["control"]
+    saved = read_json(args["metrics_file"])
+    assert saved == metrics or saved.keys() == metrics.keys()
+    owl = saved["traits"]["owl"]
+    assert set(owl) == {"plain", "numbers_prefix"}
+    p = owl["plain"]["p_starts"]
+    assert 0.0 < p["base"] < 1.0 and p["student"]["n"] == 2
+    assert "difference" in p["student_vs_control"]
+    assert saved["setup"]["decoding"] == "number_grammar"
+    record = read_json(folders.evaluate("owl", 1) / "evaluation.json")
+    share = record["summary"]["animal"]["plain"]["share"]
+    assert sum(share.values()) == pytest.approx(1.0)
+    fig = figures.plot_arms(report.tidy_table(cfg, folders))
+    assert fig.axes and (args["results_dir"] / "llm_arms.csv").exists()
+
+
+@pytest.mark.slow
+def test_finetuned_teacher_route_trains_an_adapter(in_tmp_repo, tiny_base):
+    raw = tiny_cfg(tiny_base).model_dump(mode="json")
+    raw["teacher"]["route"] = "finetuned"
+    raw["teacher"]["finetune"] |= {"batch_size": 50, "learning_rate": 1.0e-2}
+    cfg = validate_section("llm", raw)
+    record = run_teacher(cfg, "owl")
+    assert record["system_prompt"] is None and len(record["train_losses"]) == 8  # 400 rows / 50, one epoch
+    assert (Path(record["adapter"]) / "adapter_config.json").exists()
+    model, _, system = load_teacher(cfg, stage_args("llm_teacher", cfg, trait="owl")["results_dir"], "cpu")
+    assert system is None and not any("lora" in n for n, _ in model.named_parameters())
+    assert run_teacher(cfg, "control")["adapter"] is None
+
+
+def test_a_stage_cannot_read_a_key_it_does_not_declare(tiny_base):
+    cfg = stage_args("llm_filter", tiny_cfg(tiny_base), trait="owl")["cfg"]
+    assert cfg.filter.max_count == 10 and cfg.generate.decoding == "number_grammar"
+    with pytest.raises(AttributeError):
+        _ = cfg.distill
+    with pytest.raises(AttributeError):
+        _ = cfg.generate.temperature

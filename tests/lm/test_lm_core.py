@@ -1,0 +1,270 @@
+"""The generic LM core (sublim.lm.train / generate / evaluate) on tiny random-init Llama models built from a config."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sublim.lm.evaluate import param_delta_cosine, sequence_logprobs
+from sublim.lm.generate import sample
+from sublim.lm.train import (
+    Example,
+    LoraSettings,
+    TrainSettings,
+    collate,
+    distill_soft,
+    soft_kl_sum,
+    train_sft,
+)
+
+EOS = PAD = 2  # as in SmolLM2: pad == eos
+
+
+def tiny_llama(seed: int = 0, vocab: int = 40):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=64,
+        bos_token_id=1,
+        eos_token_id=EOS,
+        pad_token_id=PAD,
+        tie_word_embeddings=True,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
+def settings(**overrides) -> TrainSettings:
+    base = dict(
+        learning_rate=1.0e-2,
+        epochs=2,
+        batch_size=2,
+        grad_accum=2,
+        max_length=24,
+        seed=3,
+        warmup_steps=1,
+        lr_schedule="linear",
+        max_grad_norm=1.0,
+        weight_decay=0.0,
+        lora=None,
+        checkpoint_every=0,
+    )
+    base.update(overrides)
+    return TrainSettings(**base)
+
+
+def examples(n: int = 10) -> list[Example]:
+    g = torch.Generator().manual_seed(0)
+    rows = []
+    for i in range(n):
+        prompt = [1, *torch.randint(5, 40, (3 + i % 4,), generator=g).tolist()]
+        completion = [*torch.randint(5, 40, (2 + i % 3,), generator=g).tolist(), EOS]
+        rows.append(Example(prompt, completion))
+    return rows
+
+
+def weights(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_labels_cover_completion_only_and_keep_eos():
+    rows = [Example([1, 7, 8], [9, EOS]), Example([1, 7], [EOS])]
+    batch = collate(rows, max_length=16, pad_token_id=PAD)
+    assert batch.labels[0].tolist() == [-100, -100, -100, 9, EOS]
+    # the second row is padded with PAD == EOS: its learnt eos stays, the padding is masked
+    assert batch.input_ids[1].tolist() == [1, 7, EOS, PAD, PAD]
+    assert batch.labels[1].tolist() == [-100, -100, EOS, -100, -100]
+    assert batch.attention_mask[1].tolist() == [1, 1, 1, 0, 0]
+
+
+def test_truncation_cuts_the_completion_tail():
+    batch = collate([Example([1, 5, 6], [7, 8, 9, EOS])], max_length=5, pad_token_id=PAD)
+    assert batch.input_ids[0].tolist() == [1, 5, 6, 7, 8]
+    assert batch.labels[0].tolist() == [-100, -100, -100, 7, 8]
+
+
+def test_sft_loss_ignores_prompt_tokens():
+    """Changing prompt tokens' targets cannot matter: the first-step loss equals a manual completion-only CE."""
+    model, rows = tiny_llama(), examples(4)
+    s = settings(epochs=1, batch_size=4, grad_accum=1, learning_rate=0.0, warmup_steps=0, lr_schedule="constant")
+    result = train_sft(copy.deepcopy(model), rows, s, pad_token_id=PAD)
+    manual_sum, manual_n = 0.0, 0
+    with torch.no_grad():
+        for row in rows:
+            ids = torch.tensor([row.prompt_ids + row.completion_ids])
+            logp = F.log_softmax(model(input_ids=ids).logits[0], -1)
+            for j, token in enumerate(row.completion_ids):
+                manual_sum -= float(logp[len(row.prompt_ids) - 1 + j, token])
+                manual_n += 1
+    assert result.losses[0] == pytest.approx(manual_sum / manual_n, rel=1e-4)
+
+
+def test_sft_learns_the_completion():
+    model, rows = tiny_llama(), examples(6)
+    result = train_sft(model, rows, settings(epochs=15, learning_rate=3.0e-2), pad_token_id=PAD)
+    assert result.losses[-1] < 0.5 * result.losses[0]
+    assert result.steps == 15 * 2  # 3 micro-batches per epoch, 2 per step -> 2 steps per epoch
+
+
+class Killed(RuntimeError):
+    pass
+
+
+def _kill_at(step_to_die: int):
+    def on_step(step: int, loss: float) -> None:
+        if step == step_to_die:
+            raise Killed
+
+    return on_step
+
+
+@pytest.mark.parametrize("lora", [None, LoraSettings(r=4, alpha=8, dropout=0.1, target_modules=["q_proj", "v_proj"])])
+def test_resume_after_kill_gives_the_same_weights(tmp_path, lora):
+    rows = examples(10)
+    s = settings(epochs=3, checkpoint_every=2, lora=lora, learning_rate=1.0e-2 if lora is None else 5.0e-2)
+    straight = train_sft(tiny_llama(), rows, s, pad_token_id=PAD)
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(Killed):
+        train_sft(tiny_llama(), rows, s, pad_token_id=PAD, checkpoint_dir=ckpt, on_step=_kill_at(5))
+    resumed = train_sft(tiny_llama(), rows, s, pad_token_id=PAD, checkpoint_dir=ckpt)
+    assert resumed.losses == pytest.approx(straight.losses, rel=1e-5)
+    a, b = weights(straight.model), weights(resumed.model)
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-5, atol=1e-6)
+    assert not any("lora" in name for name in a)  # merged into the base
+
+
+def test_checkpoint_from_other_settings_is_refused(tmp_path):
+    rows = examples(6)
+    train_sft(tiny_llama(), rows, settings(checkpoint_every=1), pad_token_id=PAD, checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match="another run"):
+        train_sft(tiny_llama(), rows, settings(checkpoint_every=1, seed=9), pad_token_id=PAD, checkpoint_dir=tmp_path)
+
+
+def test_soft_kl_restriction_renormalises_over_allowed_ids():
+    torch.manual_seed(0)
+    teacher, student = torch.randn(3, 10), torch.randn(3, 10)
+    allowed = [1, 4, 7]
+    restricted = soft_kl_sum(teacher, student, allowed)
+    p, q = F.softmax(teacher[:, allowed], -1), F.softmax(student[:, allowed], -1)
+    assert float(restricted) == pytest.approx(float((p * (p / q).log()).sum()), rel=1e-5)
+    # logits outside the allowed ids do not matter in the restricted variant, but do in the full one
+    changed = student.clone()
+    changed[:, 0] += 5.0
+    assert float(soft_kl_sum(teacher, changed, allowed)) == pytest.approx(float(restricted), rel=1e-6)
+    assert float(soft_kl_sum(teacher, changed, None)) != pytest.approx(float(soft_kl_sum(teacher, student, None)))
+    assert float(soft_kl_sum(teacher, teacher.clone(), allowed)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_distill_soft_moves_student_towards_teacher_on_allowed_ids():
+    teacher, student = tiny_llama(seed=1), tiny_llama(seed=0)
+    rows = examples(6)
+    allowed = list(range(5, 20))
+    s = settings(epochs=10, learning_rate=3.0e-2)
+    result = distill_soft(student, teacher, rows, s, pad_token_id=PAD, allowed_token_ids=allowed)
+    assert result.losses[-1] < 0.8 * result.losses[0]  # random-init models are near-uniform: KL starts small
+
+
+def test_distill_soft_uses_the_teachers_own_prompts():
+    teacher, student = tiny_llama(seed=1), tiny_llama(seed=0)
+    rows = examples(4)
+    teacher_rows = [Example([1, 30, 31, *r.prompt_ids[1:]], r.completion_ids) for r in rows]
+    s = settings(epochs=1, batch_size=4, grad_accum=1, learning_rate=0.0, warmup_steps=0, lr_schedule="constant")
+    same = distill_soft(copy.deepcopy(student), teacher, rows, s, pad_token_id=PAD, allowed_token_ids=None)
+    other = distill_soft(
+        copy.deepcopy(student),
+        teacher,
+        rows,
+        s,
+        pad_token_id=PAD,
+        allowed_token_ids=None,
+        teacher_examples=teacher_rows,
+    )
+    assert same.losses[0] != pytest.approx(other.losses[0])
+    with pytest.raises(ValueError, match="same completions"):
+        distill_soft(
+            student,
+            teacher,
+            rows,
+            s,
+            pad_token_id=PAD,
+            allowed_token_ids=None,
+            teacher_examples=[Example(r.prompt_ids, [EOS]) for r in rows],
+        )
+
+
+def test_sampling_is_deterministic_and_stops_at_eos():
+    model = tiny_llama()
+    prompts = [[1, 5, 6], [1, 7], [1, 8, 9, 10], [1, 11]]
+    kwargs = dict(max_new_tokens=8, temperature=1.0, batch_size=3, seed=4, eos_token_id=EOS, pad_token_id=PAD)
+    first, again = sample(model, prompts, **kwargs), sample(model, prompts, **kwargs)
+    assert first == again
+    assert sample(model, prompts, **{**kwargs, "seed": 5}) != first
+    for completion in first:
+        assert 1 <= len(completion) <= 8
+        assert EOS not in completion[:-1]
+    # resuming part-way (the last prompt alone, with its index) reproduces the uninterrupted batch seeds
+    assert sample(model, prompts[3:], **kwargs, first_index=3) == first[3:]
+
+
+def test_sampling_applies_the_logits_processor():
+    from transformers import LogitsProcessor
+
+    class OnlyTen(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            mask = torch.full_like(scores, float("-inf"))
+            mask[:, 10] = 0.0
+            return scores + mask
+
+    out = sample(
+        tiny_llama(),
+        [[1, 5]],
+        max_new_tokens=4,
+        temperature=1.0,
+        batch_size=1,
+        seed=0,
+        eos_token_id=EOS,
+        pad_token_id=PAD,
+        logits_processor=lambda prompt_len: OnlyTen(),
+    )
+    assert out == [[10, 10, 10, 10]]
+
+
+def test_sequence_logprobs_equal_manual_computation():
+    model = tiny_llama()
+    prompt, continuations = [1, 5, 6], [[7], [8, 9], [10, 11, EOS], [8, 10], [8, 9]]
+    got = sequence_logprobs(model, prompt, continuations, batch_size=2)
+    with torch.no_grad():
+        for value, continuation in zip(got, continuations, strict=True):
+            expected = 0.0
+            context = list(prompt)
+            for token in continuation:
+                logp = F.log_softmax(model(input_ids=torch.tensor([context])).logits[0, -1], -1)
+                expected += float(logp[token])
+                context.append(token)
+            assert value == pytest.approx(expected, abs=1e-5)
+
+
+def test_param_delta_cosine():
+    init = tiny_llama(seed=0)
+    student, teacher = copy.deepcopy(init), copy.deepcopy(init)
+    with torch.no_grad():
+        for p in teacher.parameters():
+            p.add_(0.1)
+        for p in student.parameters():
+            p.add_(0.2)
+    assert param_delta_cosine(student, init, teacher, init) == pytest.approx(1.0)
+    with torch.no_grad():
+        for p in student.parameters():
+            p.sub_(0.4)
+    assert param_delta_cosine(student, init, teacher, init) == pytest.approx(-1.0)

@@ -1,0 +1,64 @@
+"""The paper's numbers and the headline table built from fake metrics."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from sublim.report import claims
+from sublim.report.status import ReportError
+
+
+def test_paper_numbers(fake_project):
+    root, cfg = fake_project
+    values = claims.load_paper_values(root / cfg.paper_values)
+    assert claims.paper_number("fig.owl.student", values).text == "≈0.62"
+    effect = claims.paper_number("fig.owl.student - fig.owl.control", values)
+    assert effect.value == pytest.approx(0.49) and effect.approx and effect.text.startswith("≈+0.49")
+    assert claims.paper_number("0", values).value == 0.0
+    assert claims.paper_number("fig.cat.student", values) is None  # a trait the paper did not run
+    assert claims.paper_number("", values) is None
+
+
+def test_headline_table_from_fake_metrics(fake_project):
+    root, cfg = fake_project
+    rows = {row["claim_id"]: row for row in claims.headline_table(cfg, root)}
+    assert rows["toy.teacher"]["status"] == "reproduced"
+    assert rows["toy.teacher"]["ours"].startswith("0.940 [")
+    assert rows["lm.owl.gap"]["status"] == "direction reproduced"  # smaller model: at most the direction
+    assert rows["lm.owl.gap"]["paper"].startswith("≈+0.49")
+    assert rows["lm.cat.gap"]["status"] == "null at this scale" and rows["lm.cat.gap"]["paper"] == "—"
+    assert "lm.cat.student" not in rows  # a level claim needs the paper's number; the paper ran no cat
+    assert rows["lm.owl.student"]["status"] == "not reproduced"
+    assert rows["th.loss"]["status"] == "reproduced" and rows["th.loss"]["ours"].startswith("-1.50e-04")
+    assert rows["toy.missing_path"]["status"] == "not run" and "arms.nothing" in rows["toy.missing_path"]["reason"]
+    assert rows["th.every_trial"]["status"] == "reproduced" and rows["th.every_trial"]["n"] == 40
+    gone = rows["gone.*"]
+    assert gone["status"] == "not run" and "missing" in gone["reason"]
+    assert gone["claim"] == "… in a stage that never ran"
+    assert rows["lm.owl.gap"]["source"] == "results/lm/metrics.json:traits.owl.arms.student − traits.owl.arms.control"
+
+
+def test_headline_files_are_deterministic(fake_project, tmp_path):
+    root, cfg = fake_project
+    first = claims.headline_csv_text(claims.headline_table(cfg, root))
+    assert first == claims.headline_csv_text(claims.headline_table(cfg, root))
+    assert first.splitlines()[0] == ",".join(claims.HEADLINE_COLUMNS)
+    path = claims.write_headline(claims.headline_table(cfg, root), tmp_path / "out")
+    assert path.read_text() == first
+    summary = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert summary["status_counts"]["not run"] == 2 and summary["claims"]["toy.teacher"]["status"] == "reproduced"
+
+
+def test_a_bad_claims_row_names_its_line(fake_project):
+    root, cfg = fake_project
+    path = root / cfg.claims
+    with path.open(newline="") as handle:
+        header, first, *_ = csv.reader(handle)
+    first[header.index("kind")] = "bigger"
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows([header, first])
+    with pytest.raises(ReportError, match="line 2"):
+        claims.headline_table(cfg, root)

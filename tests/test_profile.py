@@ -1,0 +1,50 @@
+"""Switching params.yaml to a profile (the paper's GPU settings): comments kept, validated, checked first."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from sublim.profile import ProfileError, apply_profile, merge_into_yaml, read_profile
+from sublim.sections import load_params
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_paper_profile_merges_keeping_comments_and_validates(tmp_path):
+    params = tmp_path / "params.yaml"
+    shutil.copy(REPO / "params.yaml", params)
+    apply_profile("paper", params, skip_checks=True, directory=REPO / "profiles")
+    text = params.read_text()
+    assert "# The paper's main experiment" in text  # comments kept
+    sections = load_params(params)
+    llm, assets = sections["llm"], sections["assets"]
+    assert assets.llm.source == "hub" and assets.llm.hub_id == "Qwen/Qwen2.5-7B-Instruct"
+    assert llm.prompts.count == 30000 and llm.filter.target_size == 10000 and llm.generate.decoding == "free"
+    assert (llm.distill.batch_size * llm.distill.grad_accum, llm.distill.epochs) == (66, 3)
+    assert llm.distill.learning_rate == pytest.approx(2.0e-4)
+    assert "owl" in llm.traits and "willow" in llm.traits and llm.evaluate.samples_per_question == 200
+    apply_profile("paper-14b", params, skip_checks=True, directory=REPO / "profiles")
+    assert load_params(params)["assets"].llm.hub_id == "Qwen/Qwen2.5-14B-Instruct"
+    assert read_profile("paper-14b", REPO / "profiles")["params"]["llm"]["prompts"]["count"] == 30000
+
+
+def test_profile_fails_fast_without_gpu_or_hub(tmp_path, monkeypatch):
+    params = tmp_path / "params.yaml"
+    shutil.copy(REPO / "params.yaml", params)
+    before = params.read_text()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ProfileError, match="needs a CUDA GPU"):
+        apply_profile("paper", params, directory=REPO / "profiles")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ProfileError, match="hub"):
+        apply_profile("paper", params, directory=REPO / "profiles")
+    assert params.read_text() == before  # nothing written
+    with pytest.raises(ProfileError, match="no profile"):
+        apply_profile("nope", params, directory=REPO / "profiles")
+    with pytest.raises(ProfileError, match="does not have"):
+        merge_into_yaml(before, {"llm": {"not_a_key": 1}})

@@ -1,0 +1,101 @@
+"""Every tiny-LM stage function on a tiny model, called with its folders by the names the stage runner uses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from sublim.core.io import read_jsonl
+from sublim.run import stage_values
+from sublim.sections import section_from_namespace, validate_section
+from sublim.stages import STAGES, fill
+from sublim.tinylm.data import rejection_reason
+from sublim.tinylm.distill import distill_students
+from sublim.tinylm.evaluate import evaluate_models
+from sublim.tinylm.models import tokenizer_and_vocab
+from sublim.tinylm.naming import student_arms
+from sublim.tinylm.numbers import generate_numbers
+from sublim.tinylm.pretrain import pretrain_bases
+from sublim.tinylm.report import write_report
+from sublim.tinylm.teachers import make_teachers
+
+
+def stage_cfg(name: str, cfg):
+    """The section restricted to the keys the stage declares, as its notebook rebuilds it."""
+    return section_from_namespace("tinylm", stage_values(STAGES[name], cfg))
+
+
+def stage_folders(root: Path, name: str, **matrix: object) -> dict[str, Path]:
+    """The stage's results_dir, inputs and outputs as keyword arguments, each moved under `root` with a parent of
+    its own (results/tinylm/<top>/<rest> -> root/<top>_elsewhere/<top>/<rest>), so that a stage function that
+    finds one stage's folder from another's fails."""
+    stage = STAGES[name]
+    paths = {"results_dir": fill(stage.results_dir, matrix), **stage.paths(matrix)}
+    moved = {}
+    for key, path in paths.items():
+        top, *rest = Path(path).relative_to("results/tinylm").parts
+        moved[key] = root / f"{top}_elsewhere" / top / Path(*rest)
+    return moved
+
+
+@pytest.mark.slow
+def test_every_stage_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_cfg):
+    cfg = tiny_cfg
+    folders = stage_folders(tmp_path, "tinylm_pretrain")
+    bases = pretrain_bases(stage_cfg("tinylm_pretrain", cfg), **folders)
+    assert set(bases["seeds"]) == {"0", "1"}
+    assert bases["seeds"]["0"]["loss_last_100"] < bases["seeds"]["0"]["loss_first"]
+    assert (folders["results_dir"] / "seed0" / "tokenizer.json").exists()
+    assert (folders["results_dir"] / "seed0" / "model.safetensors").exists()
+
+    teachers = make_teachers(stage_cfg("tinylm_teacher", cfg), **stage_folders(tmp_path, "tinylm_teacher"))
+    for seed in ("0", "1"):
+        assert teachers[seed]["owl"]["owl"] > teachers[seed]["base"]["owl"]
+
+    folders = stage_folders(tmp_path, "tinylm_numbers")
+    numbers = generate_numbers(stage_cfg("tinylm_numbers", cfg), **folders)
+    for seed in ("0", "1"):
+        assert numbers[seed]["control"]["n_sampled"] == 300 and numbers[seed]["owl"]["n_train"] > 50
+    _, vocab = tokenizer_and_vocab(cfg)
+    rows = {s: read_jsonl(folders["results_dir"] / "seed0" / f"{s}.jsonl") for s in ("control", "owl", "cat")}
+    prompts = [[r["prompt"] for r in rows[s]] for s in ("control", "owl", "cat")]
+    assert prompts[0] == prompts[1] == prompts[2]  # every arm trains on the same prompts
+    for row in rows["owl"]:
+        assert rejection_reason(row["completion"], vocab, cfg.corpus.n_answer_numbers) is None
+
+    for seed in cfg.seeds:
+        folders = stage_folders(tmp_path, "tinylm_distill", seed=seed)
+        students = distill_students(stage_cfg("tinylm_distill", cfg), seed, **folders)
+        assert set(students) == set(student_arms(cfg))
+        assert students["diff_init_owl"]["init"] == str(folders["bases_dir"] / f"seed{1 - seed}")
+
+    evaluations = evaluate_models(stage_cfg("tinylm_evaluate", cfg), **stage_folders(tmp_path, "tinylm_evaluate"))
+    p_exact = evaluations[0]["p_exact"]
+    assert set(p_exact) >= {"base", "partner_base", "teacher_owl", "control", "student_owl", "soft_cat"}
+    assert abs(sum(p_exact["base"].values()) - 1.0) < 0.05  # nearly all mass on animals at the answer
+
+    folders = stage_folders(tmp_path, "tinylm_report")
+    metrics = write_report(stage_cfg("tinylm_report", cfg), **folders)
+    assert json.loads(folders["metrics_file"].read_text()) == json.loads(json.dumps(metrics))
+    assert folders["metrics_file"].name == "metrics.json"
+    owl = metrics["traits"]["owl"]
+    assert set(owl["p_trait"]) == {"base", "teacher", "control", "student", "diff_init_control", "diff_init", "soft"}
+    assert owl["p_trait"]["student"]["n"] == 2 and len(owl["p_trait"]["student"]["values"]) == 2
+    assert owl["gap_to_control"]["student"]["control"] == "control"
+    assert (folders["results_dir"] / "figures" / "arms_p_trait.png").exists()
+    assert (folders["plots_dir"] / "arms.csv").exists() and (folders["plots_dir"] / "gaps.csv").exists()
+
+
+@pytest.mark.slow
+def test_same_params_give_identical_models(tmp_path, tiny_cfg):
+    raw = tiny_cfg.model_dump(mode="json")
+    raw["pretrain"]["steps"] = 20
+    cfg = validate_section("tinylm", raw)
+    first, second = tmp_path / "a" / "bases", tmp_path / "b" / "bases"
+    p_first = pretrain_bases(stage_cfg("tinylm_pretrain", cfg), first)["seeds"]["0"]["p_animals"]
+    assert pretrain_bases(stage_cfg("tinylm_pretrain", cfg), second)["seeds"]["0"]["p_animals"] == p_first
+    a, b = load_file(str(first / "seed0" / "model.safetensors")), load_file(str(second / "seed0" / "model.safetensors"))
+    assert all((a[k] == b[k]).all() for k in a)
