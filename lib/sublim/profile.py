@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
+from ruamel.yaml import YAML
 
 from sublim.core.io import write_text_atomic
 from sublim.core.params import DEFAULT_PARAMS_FILE, ParamsError
@@ -60,7 +62,7 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 def check_requirements(requires: dict[str, Any]) -> None:
     if requires.get("gpu"):
-        import torch
+        import torch  # deferred: only a GPU profile needs it
 
         if not torch.cuda.is_available():
             raise ProfileError(
@@ -72,12 +74,10 @@ def check_requirements(requires: dict[str, Any]) -> None:
 
 
 def check_hub_model(model_id: str) -> None:
-    import os
-
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         raise ProfileError(f"this profile downloads {model_id} from the Hugging Face hub, but HF_HUB_OFFLINE=1")
     try:
-        from huggingface_hub import HfApi
+        from huggingface_hub import HfApi  # inside the try: any failure to reach the hub is reported alike
 
         HfApi().model_info(model_id, timeout=15)
     except Exception as err:  # network down, proxy, gated model without a token, ...
@@ -89,8 +89,6 @@ def check_hub_model(model_id: str) -> None:
 
 def merge_into_yaml(text: str, overrides: dict[str, Any]) -> str:
     """params.yaml with the overrides applied key by key, comments and order kept (ruamel round trip)."""
-    from ruamel.yaml import YAML
-
     ruamel = YAML()
     ruamel.preserve_quotes = True
     ruamel.width = 4096

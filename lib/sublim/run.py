@@ -90,7 +90,7 @@ def notebook_parameters(stage: Stage, section: Section, matrix: dict[str, Any], 
 
 def check_notebook_parameters(notebook: Path, parameters: dict[str, Any]) -> None:
     """Papermill only warns on unknown names; a mismatch either way is an error here."""
-    import papermill
+    import papermill  # deferred here and below: function stages and `sublim.cells` run without papermill
 
     declared = set(papermill.inspect_notebook(str(notebook)))
     if not declared:

@@ -11,6 +11,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 TRACKED_PACKAGES = (
     "torch",
     "transformers",
@@ -32,7 +34,7 @@ def configure_torch(threads: int | None = None) -> str:
     On a 2-core machine shared with another process, one thread per process beats two
     (OpenMP spinning); `SUBLIM_THREADS` overrides the default of all cores.
     """
-    import torch
+    import torch  # deferred here and below: the runner writes run records for stages that never load torch
 
     threads = threads or int(os.environ.get("SUBLIM_THREADS", "0")) or os.cpu_count() or 1
     torch.set_num_threads(threads)
@@ -40,7 +42,6 @@ def configure_torch(threads: int | None = None) -> str:
 
 
 def seed_everything(seed: int) -> None:
-    import numpy as np
     import torch
 
     random.seed(seed)

@@ -55,7 +55,7 @@ def sample_batch(
     logits_processor: LogitsProcessorFactory | None = None,
     device: str = "cpu",
 ) -> list[list[int]]:
-    from transformers import LogitsProcessorList
+    from transformers import LogitsProcessorList  # deferred: seconds to import, needed only with a processor
 
     input_ids, attention = left_pad(prompts, pad_token_id)
     processors = LogitsProcessorList()

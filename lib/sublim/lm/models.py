@@ -9,6 +9,9 @@ from pathlib import Path
 
 from sublim.core.io import atomic_dir
 
+# transformers (and torch with it) are imported inside the functions on purpose: this module is imported by
+# `python -m sublim.assets` and the theory's MLP trials, which must not wait seconds for an import they never use.
+
 
 def load_tokenizer(source: str | Path, gguf_file: str | None = None, revision: str | None = None):
     from transformers import AutoTokenizer

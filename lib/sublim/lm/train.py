@@ -143,7 +143,7 @@ def lr_lambda(settings: TrainSettings, total_steps: int) -> Callable[[int], floa
 
 
 def attach_lora(model: Any, lora: LoraSettings) -> Any:
-    from peft import LoraConfig, get_peft_model
+    from peft import LoraConfig, get_peft_model  # deferred: seconds to import; the tiny LM trains without LoRA
 
     config = LoraConfig(
         r=lora.r,
