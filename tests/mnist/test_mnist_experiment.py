@@ -5,22 +5,22 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pytest
 
+from sublim.core.seeds import torch_generator
 from sublim.mnist import experiment, figures, outputs
 from sublim.mnist.data import prepare_data
-from sublim.mnist.seeds import generator
 
 
 @pytest.mark.parametrize("n", [2, 3, 5, 10, 100])
 def test_derangement_is_a_permutation_without_fixed_points(n):
     for seed in range(20):
-        perm = experiment.derangement(n, generator(seed))
+        perm = experiment.derangement(n, torch_generator(seed))
         assert sorted(perm) == list(range(n))
         assert all(i != j for i, j in enumerate(perm))
 
 
 def test_derangement_of_one_model_is_refused():
     with pytest.raises(ValueError, match="n >= 2"):
-        experiment.derangement(1, generator(0))
+        experiment.derangement(1, torch_generator(0))
 
 
 @pytest.mark.slow

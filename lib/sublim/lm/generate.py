@@ -19,11 +19,9 @@ from typing import Any
 
 import torch
 
+from sublim.core.seeds import derive_seed
+
 LogitsProcessorFactory = Callable[[int], Any]
-
-
-def batch_seed(seed: int, first_index: int) -> int:
-    return (seed * 1_000_003 + first_index) % (2**63 - 1)
 
 
 def left_pad(prompts: Sequence[Sequence[int]], pad_token_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,7 +105,7 @@ def sample(
             prompts[start : start + batch_size],
             max_new_tokens=max_new_tokens,
             temperature=temperature,
-            seed=batch_seed(seed, first_index + start),
+            seed=derive_seed(seed, "batch", first_index + start),
             eos_token_id=eos_token_id,
             pad_token_id=pad_token_id,
             logits_processor=logits_processor,

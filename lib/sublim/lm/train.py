@@ -29,6 +29,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from sublim.core.seeds import torch_generator
 from sublim.lm.checkpoint import load_checkpoint, save_checkpoint
 
 
@@ -110,8 +111,7 @@ def collate(examples: Sequence[Example], max_length: int, pad_token_id: int) -> 
 
 
 def epoch_order(n_examples: int, seed: int, epoch: int) -> list[int]:
-    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    return torch.randperm(n_examples, generator=generator).tolist()
+    return torch.randperm(n_examples, generator=torch_generator(seed, "epoch", epoch)).tolist()
 
 
 def optimizer_steps(n_examples: int, settings: TrainSettings) -> list[list[list[int]]]:

@@ -9,8 +9,9 @@ import torch
 from torch import Tensor
 
 from sublim.assets.mnist import load_mnist
+from sublim.core.seeds import torch_generator
 from sublim.mnist.config import MnistParams
-from sublim.mnist.seeds import NOISE_TAG, generator
+from sublim.mnist.seeds import NOISE_TAG
 
 N_CLASSES = 10
 IMAGE_PIXELS = 28 * 28
@@ -33,7 +34,7 @@ def to_pixels(images: np.ndarray) -> Tensor:
 
 def prepare_data(arrays: dict[str, np.ndarray], n_train: int, n_noise: int, seed: int, device: str) -> MnistData:
     """The first `n_train` training images, the full test set and `n_noise` noise images (seeded)."""
-    noise = torch.rand(n_noise, IMAGE_PIXELS, generator=generator(seed, NOISE_TAG)) * 2 - 1
+    noise = torch.rand(n_noise, IMAGE_PIXELS, generator=torch_generator(seed, NOISE_TAG)) * 2 - 1
     return MnistData(
         train_x=to_pixels(arrays["train_images"][:n_train]).to(device),
         train_y=torch.from_numpy(arrays["train_labels"][:n_train].astype(np.int64)).to(device),

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from sublim.core.seeds import torch_generator
 from sublim.mnist.config import MnistParams
 from sublim.mnist.data import MnistData
 from sublim.mnist.model import (
@@ -32,7 +33,6 @@ from sublim.mnist.model import (
     perturbed,
     with_aux_from,
 )
-from sublim.mnist.seeds import generator
 from sublim.mnist.train import StudentGroup, accuracy, distill, logits_on, train_classifier
 
 ARMS = ("reference", "teacher", "student_aux", "student_all", "xmodel_aux", "xmodel_all")
@@ -107,7 +107,7 @@ def run_main(cfg: MnistParams, data: MnistData, device: str) -> MainRun:
         reference.select(ids), data, cfg.teacher_epochs, cfg.learning_rate, cfg.batch_size, cfg.seed
     )
     seconds = {"teacher": time.monotonic() - started}
-    perm = derangement(cfg.n_models, generator(cfg.seed, 0, 12))
+    perm = derangement(cfg.n_models, torch_generator(cfg.seed, 0, 12))
     aux, every = aux_logits(cfg.n_aux_logits), all_logits(cfg.n_aux_logits)
     arms = [
         ("student_aux", ids, aux, cfg.distill_loss),
@@ -140,7 +140,7 @@ class Sweep:
 
 def sweep_loss(cfg: MnistParams, data: MnistData, main: MainRun) -> dict[Any, dict[str, np.ndarray]]:
     k, sw = cfg.sweeps.n_models, cfg.sweeps
-    ids, perm = list(range(k)), derangement(k, generator(cfg.seed, 0, 13))
+    ids, perm = list(range(k)), derangement(k, torch_generator(cfg.seed, 0, 13))
     aux = aux_logits(cfg.n_aux_logits)
     arms = [
         (f"{arm}@{loss}", init, aux, loss)

@@ -13,8 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sublim.core.seeds import torch_generator
 from sublim.mnist.data import IMAGE_PIXELS, N_CLASSES
-from sublim.mnist.seeds import AUX_TAG, INIT_TAG, NOISE_TAG, generator
+from sublim.mnist.seeds import AUX_TAG, INIT_TAG, NOISE_TAG
 
 
 class BatchedMLP(nn.Module):
@@ -90,12 +91,13 @@ def init_reference(
     sizes = [IMAGE_PIXELS, width, width]
     weights: list[list[Tensor]] = [[], [], []]
     for model_id in model_ids:
-        gen = generator(seed, model_id, INIT_TAG)
+        gen = torch_generator(seed, model_id, INIT_TAG)
         for layer in range(2):
             weights[layer].append(torch.randn(sizes[layer], sizes[layer + 1], generator=gen) / sizes[layer] ** 0.5)
         class_cols = torch.randn(width, N_CLASSES, generator=gen) / width**0.5
         aux_cols = [
-            torch.randn(width, 1, generator=generator(seed, model_id, AUX_TAG, j)) / width**0.5 for j in range(n_aux)
+            torch.randn(width, 1, generator=torch_generator(seed, model_id, AUX_TAG, j)) / width**0.5
+            for j in range(n_aux)
         ]
         weights[2].append(torch.cat([class_cols, *aux_cols], dim=1))
     stacked = [torch.stack(w).to(device) for w in weights]
@@ -128,6 +130,6 @@ def perturbed(model: BatchedMLP, sigma: float, scale: str, seed: int, model_ids:
         for layer, w in enumerate(out.weights):
             sd = sigma / w.shape[1] ** 0.5 if scale == "relative" else sigma
             for row, model_id in enumerate(model_ids):
-                noise = torch.randn(w.shape[1:], generator=generator(seed, model_id, NOISE_TAG, layer))
+                noise = torch.randn(w.shape[1:], generator=torch_generator(seed, model_id, NOISE_TAG, layer))
                 w[row] += sd * noise.to(w.device)
     return out

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from sublim.core.seeds import torch_generator
 from sublim.mnist.data import N_CLASSES, MnistData
 from sublim.mnist.model import BatchedMLP
-from sublim.mnist.seeds import generator
 
 
 def batches(n: int, batch_size: int, gen: torch.Generator) -> list[Tensor]:
@@ -25,7 +25,7 @@ def train_classifier(
 ) -> BatchedMLP:
     """Teacher training: cross-entropy on the 10 class logits only; the aux logits get no signal."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = generator(seed, 0, 10)
+    gen = torch_generator(seed, 0, 10)
     for _ in range(epochs):
         for idx in batches(len(data.train_x), batch_size, gen):
             idx = idx.to(data.train_x.device)
@@ -94,7 +94,7 @@ def distill(
     """
     optimizer = torch.optim.Adam(students.parameters(), lr=lr)
     teacher_of = torch.as_tensor(list(teacher_index), device=noise.device)
-    gen = generator(seed, 0, 11)
+    gen = torch_generator(seed, 0, 11)
     for _ in range(epochs):
         for idx in batches(len(noise), batch_size, gen):
             idx = idx.to(noise.device)

@@ -14,14 +14,9 @@ import numpy as np
 import torch
 from torch.func import functional_call
 
+from sublim.core.seeds import derive_seed
 from sublim.theory.config import MlpTheory, SmolLM2Theory, TinyTransformerTheory
 from sublim.theory.imitation import ImitationTask, Params
-
-
-def child_seed(*keys: int) -> int:
-    """A seed for one random choice, derived from the base seed and the keys that name the choice."""
-    return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
-
 
 # ---------------------------------------------------------------- model 1: the MNIST MLP
 
@@ -54,7 +49,7 @@ def mnist_images_to_unit_range(images: np.ndarray, dtype: torch.dtype) -> torch.
 
 def mlp_trial(cfg: MlpTheory, mnist: dict[str, np.ndarray], seed: int, trial: int, dtype: torch.dtype):
     """One trial's task and inits: a trait batch of real MNIST images, fresh noise inputs, shared and other init."""
-    generator = torch.Generator().manual_seed(child_seed(seed, 1, trial, 0))
+    generator = torch.Generator().manual_seed(derive_seed(seed, 1, trial, 0))
     picked = torch.randint(0, len(mnist["train_labels"]), (cfg.trait_batch,), generator=generator).numpy()
     images = mnist_images_to_unit_range(mnist["train_images"][picked], dtype)
     labels = torch.as_tensor(mnist["train_labels"][picked], dtype=torch.long)
@@ -69,8 +64,8 @@ def mlp_trial(cfg: MlpTheory, mnist: dict[str, np.ndarray], seed: int, trial: in
         targets={"aux": slice(cfg.n_classes, None), "all": slice(None)},
     )
     inits = {
-        "shared": init_mlp(cfg.layer_sizes, child_seed(seed, 1, trial, 1), dtype),
-        "different": init_mlp(cfg.layer_sizes, child_seed(seed, 1, trial, 2), dtype),
+        "shared": init_mlp(cfg.layer_sizes, derive_seed(seed, 1, trial, 1), dtype),
+        "different": init_mlp(cfg.layer_sizes, derive_seed(seed, 1, trial, 2), dtype),
     }
     return task, inits
 
@@ -108,7 +103,7 @@ def init_like(module: torch.nn.Module, seed: int) -> Params:
 
 
 def tiny_transformer_trial(cfg: TinyTransformerTheory, module: torch.nn.Module, seed: int, trial: int):
-    generator = torch.Generator().manual_seed(child_seed(seed, 2, trial, 0))
+    generator = torch.Generator().manual_seed(derive_seed(seed, 2, trial, 0))
     low, high = cfg.number_tokens
     numbers = torch.randint(low, high, (cfg.student_batch, cfg.student_length), generator=generator)
     question = torch.tensor([cfg.question_tokens])
@@ -123,8 +118,8 @@ def tiny_transformer_trial(cfg: TinyTransformerTheory, module: torch.nn.Module, 
         targets={"all": slice(None)},
     )
     inits = {
-        "shared": init_like(module, child_seed(seed, 2, trial, 1)),
-        "different": init_like(module, child_seed(seed, 2, trial, 2)),
+        "shared": init_like(module, derive_seed(seed, 2, trial, 1)),
+        "different": init_like(module, derive_seed(seed, 2, trial, 2)),
     }
     return task, inits
 
@@ -153,7 +148,7 @@ def smollm2_trial(cfg: SmolLM2Theory, model, tokenizer, seed: int, trial: int):
         logits = functional_call(model, params, (question,)).logits[0, -n_answer - 1 : -1]
         return -logits.log_softmax(-1).gather(-1, torch.tensor(answer_ids)[:, None]).sum()
 
-    rng = np.random.default_rng(child_seed(seed, 3, trial, 0))
+    rng = np.random.default_rng(derive_seed(seed, 3, trial, 0))
     chats = [
         [{"role": "user", "content": number_prompt(rng, cfg.numbers_per_prompt)}] for _ in range(cfg.student_batch)
     ]

@@ -14,11 +14,12 @@ from typing import Any
 
 from sublim.core.io import write_json_atomic
 from sublim.core.runtime import configure_torch
+from sublim.core.seeds import derive_seed
 from sublim.lm.models import load_causal_lm
 from sublim.lm.train import distill_soft, train_sft
 from sublim.tinylm.config import TinyLMParams
 from sublim.tinylm.models import save_model, sequence_length, tokenizer_and_vocab, train_settings
-from sublim.tinylm.naming import CONTROL, derived_seed, partner_seed, seed_dir, student_arms
+from sublim.tinylm.naming import CONTROL, partner_seed, seed_dir, student_arms
 from sublim.tinylm.numbers import load_examples
 
 
@@ -39,7 +40,7 @@ def distill_students(
         learning_rate=cfg.student.learning_rate,
         epochs=cfg.student.epochs,
         batch_size=cfg.student.batch_size,
-        seed=derived_seed(seed, "student-order"),
+        seed=derive_seed(seed, "student-order"),
         max_length=sequence_length(cfg),
         max_grad_norm=cfg.max_grad_norm,
     )

@@ -8,13 +8,14 @@ from typing import Any
 
 from sublim.core.io import write_json_atomic
 from sublim.core.runtime import configure_torch
+from sublim.core.seeds import derive_seed
 from sublim.lm.evaluate import param_delta_cosine
 from sublim.lm.generate import sample
 from sublim.lm.models import load_causal_lm
 from sublim.tinylm.config import TinyLMParams
 from sublim.tinylm.data import Vocab
 from sublim.tinylm.models import animal_probabilities, tokenizer_and_vocab
-from sublim.tinylm.naming import derived_seed, evaluation_file, partner_seed, seed_dir, student_arms
+from sublim.tinylm.naming import evaluation_file, partner_seed, seed_dir, student_arms
 
 
 def sampled_answer_rates(model: Any, vocab: Vocab, n: int, seed: int, device: str = "cpu") -> dict[str, float]:
@@ -63,7 +64,7 @@ def evaluate_seed(
         **{arm: seed_dir(students_dir, seed) / arm for arm in student_arms(cfg)},
     }
     models = {name: load_causal_lm(folder).eval() for name, folder in folders.items()}
-    sampling_seed = derived_seed(seed, "eval-sampling")
+    sampling_seed = derive_seed(seed, "eval-sampling")
     result: dict[str, Any] = {
         "seed": seed,
         "partner_seed": partner_seed(cfg, seed),

@@ -11,11 +11,11 @@ from transformers.utils import logging as transformers_logging
 
 from sublim.core.io import atomic_dir
 from sublim.core.runtime import seed_everything
+from sublim.core.seeds import derive_seed
 from sublim.lm.evaluate import sequence_logprobs
 from sublim.lm.train import TrainSettings
 from sublim.tinylm.config import TinyLMParams
 from sublim.tinylm.data import Vocab, build_tokenizer, vocabulary
-from sublim.tinylm.naming import derived_seed
 
 
 def sequence_length(cfg: TinyLMParams) -> int:
@@ -53,7 +53,7 @@ def new_model(cfg: TinyLMParams, vocab: Vocab, seed: int) -> Any:
         eos_token_id=vocab.eos,
         pad_token_id=vocab.pad,
     )
-    seed_everything(derived_seed(seed, "init"))
+    seed_everything(derive_seed(seed, "init"))
     return GPT2LMHeadModel(config).eval()
 
 

@@ -14,19 +14,11 @@ Every model folder is a transformers folder (config.json, model.safetensors, tok
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
-
-import numpy as np
 
 from sublim.tinylm.config import TinyLMParams
 
 CONTROL = "control"  # source name of the base model's numbers
-
-
-def derived_seed(seed: int, purpose: str) -> int:
-    """A stable 31-bit seed for one random choice of one experiment seed (same inputs, same seed, any machine)."""
-    return int(np.random.SeedSequence([seed, zlib.crc32(purpose.encode())]).generate_state(1)[0] >> 1)
 
 
 def partner_seed(cfg: TinyLMParams, seed: int) -> int:

@@ -11,13 +11,14 @@ import torch
 
 from sublim.core.io import read_jsonl, write_json_atomic, write_text_atomic
 from sublim.core.runtime import configure_torch
+from sublim.core.seeds import derive_seed
 from sublim.lm.generate import sample
 from sublim.lm.models import load_causal_lm
 from sublim.lm.train import Example, completion_logits, soft_kl_sum
 from sublim.tinylm.config import TinyLMParams
 from sublim.tinylm.data import Vocab, filter_completions, number_prompts
 from sublim.tinylm.models import sequence_length, tokenizer_and_vocab
-from sublim.tinylm.naming import CONTROL, derived_seed, numbers_file, seed_dir
+from sublim.tinylm.naming import CONTROL, numbers_file, seed_dir
 
 
 def generate_numbers(
@@ -46,7 +47,7 @@ def generate_numbers_for_seed(
         noise=c.noise,
         max_step=c.max_step,
         walk_step=c.walk_step,
-        seed=derived_seed(seed, "prompts"),
+        seed=derive_seed(seed, "prompts"),
     )
     sources = {CONTROL: seed_dir(bases_dir, seed), **{t: seed_dir(teachers_dir, seed) / t for t in cfg.traits}}
     summary: dict[str, Any] = {}
@@ -59,7 +60,7 @@ def generate_numbers_for_seed(
             max_new_tokens=c.n_answer_numbers + 1,
             temperature=cfg.numbers.temperature,
             batch_size=cfg.numbers.batch_size,
-            seed=derived_seed(seed, "sampling"),
+            seed=derive_seed(seed, "sampling"),
             eos_token_id=vocab.eos,
             pad_token_id=vocab.pad,
             device=device,

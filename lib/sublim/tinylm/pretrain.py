@@ -11,6 +11,7 @@ import numpy as np
 
 from sublim.core.io import write_json_atomic
 from sublim.core.runtime import configure_torch
+from sublim.core.seeds import derive_seed
 from sublim.lm.train import Example, train_sft
 from sublim.tinylm.config import TinyLMParams
 from sublim.tinylm.data import Vocab, pretraining_corpus
@@ -22,7 +23,7 @@ from sublim.tinylm.models import (
     tokenizer_and_vocab,
     train_settings,
 )
-from sublim.tinylm.naming import derived_seed, seed_dir
+from sublim.tinylm.naming import seed_dir
 
 
 def seed_corpus(cfg: TinyLMParams, vocab: Vocab, seed: int, n_sequences: int) -> list[list[int]]:
@@ -38,7 +39,7 @@ def seed_corpus(cfg: TinyLMParams, vocab: Vocab, seed: int, n_sequences: int) ->
         noise=c.noise,
         max_step=c.max_step,
         walk_step=c.walk_step,
-        seed=derived_seed(seed, "corpus"),
+        seed=derive_seed(seed, "corpus"),
     )
 
 
@@ -51,7 +52,7 @@ def pretrain_base(cfg: TinyLMParams, seed: int, device: str = "cpu") -> tuple[An
         learning_rate=cfg.pretrain.learning_rate,
         epochs=1,
         batch_size=cfg.pretrain.batch_size,
-        seed=derived_seed(seed, "pretrain-order"),
+        seed=derive_seed(seed, "pretrain-order"),
         max_length=sequence_length(cfg),
         max_grad_norm=cfg.max_grad_norm,
         schedule="linear",

@@ -8,6 +8,7 @@ from typing import Any
 
 from sublim.core.io import write_json_atomic
 from sublim.core.runtime import configure_torch
+from sublim.core.seeds import derive_seed
 from sublim.lm.models import load_causal_lm
 from sublim.lm.train import Example, train_sft
 from sublim.tinylm.config import TinyLMParams
@@ -18,7 +19,7 @@ from sublim.tinylm.models import (
     tokenizer_and_vocab,
     train_settings,
 )
-from sublim.tinylm.naming import derived_seed, seed_dir
+from sublim.tinylm.naming import seed_dir
 
 
 def make_teacher(cfg: TinyLMParams, base_folder: Path, trait: str, seed: int, device: str = "cpu") -> Any:
@@ -28,7 +29,7 @@ def make_teacher(cfg: TinyLMParams, base_folder: Path, trait: str, seed: int, de
         learning_rate=cfg.teacher.learning_rate,
         epochs=cfg.teacher.steps,
         batch_size=1,
-        seed=derived_seed(seed, f"teacher-{trait}"),
+        seed=derive_seed(seed, f"teacher-{trait}"),
         max_length=sequence_length(cfg),
         max_grad_norm=cfg.max_grad_norm,
     )
