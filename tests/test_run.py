@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import nbformat
 import pytest
@@ -10,6 +11,7 @@ import yaml
 
 from sublim import run
 from sublim import sections as params
+from sublim.assets.files import AssetError
 from sublim.core.params import ParamsError
 from sublim.run import StageError, run_stage
 from sublim.stages import Stage
@@ -157,3 +159,98 @@ def test_the_validation_stage_writes_a_constant_marker_and_no_run_record(monkeyp
     set_params(in_tmp_repo, n_items=-1)
     with pytest.raises(ParamsError, match=r"demo\.n_items = -1"):
         run_stage("validate_params")
+
+
+# ---- under DVC (every output `persist: true`), the runner removes the stage's outputs, after validation
+
+DVC_YAML = """stages:
+  f:
+    matrix:
+      seed: ${demo.seeds}
+    cmd: python -m sublim.run f seed=${item.seed}
+    outs:
+      - out/${item.seed}/marker.txt:
+          persist: true
+      - out/${item.seed}/run_record.json:
+          cache: false
+          persist: true
+    metrics:
+      - out/${item.seed}/metrics.json:
+          cache: false
+          persist: true
+"""
+
+
+@pytest.fixture
+def under_dvc(monkeypatch, in_tmp_repo):
+    """A function stage with a matrix, its dvc.yaml, earlier outputs in place, and DVC's variables set."""
+    monkeypatch.setattr(params, "SECTION_SCHEMAS", {"demo": "fixtures.demo_schema:DemoParams"})
+    stage = Stage("f", "demo", "out/{seed}", function="fixtures.demo_schema:write_marker", matrix={"seed": "seeds"})
+    monkeypatch.setattr(run, "STAGES", {"f": stage})
+    (in_tmp_repo / "params.yaml").write_text(yaml.safe_dump(GOOD))
+    (in_tmp_repo / "dvc.yaml").write_text(DVC_YAML)
+    for name in ("marker.txt", "run_record.json", "metrics.json", "other.txt"):
+        (in_tmp_repo / "out/1").mkdir(parents=True, exist_ok=True)
+        (in_tmp_repo / "out/1" / name).write_text("earlier run")
+    monkeypatch.setenv("DVC_STAGE", "f@1")
+    monkeypatch.setenv("DVC_ROOT", str(in_tmp_repo))
+    return in_tmp_repo
+
+
+def test_under_dvc_a_bad_key_leaves_the_outputs_in_place(under_dvc, capsys):
+    set_params(under_dvc, n_items=0)
+    assert run.main(["f", "seed=1"]) == 1
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            "demo.n_items = 0: Input should be greater than or equal to 1 (expected int — how many items to write)"
+        )
+    )
+    assert all((under_dvc / "out/1" / name).read_text() == "earlier run" for name in ("marker.txt", "metrics.json"))
+
+
+def test_under_dvc_valid_params_remove_the_declared_outputs_before_the_stage_runs(under_dvc):
+    run_stage("f", {"seed": 1})
+    folder = under_dvc / "out/1"
+    assert (folder / "marker.txt").read_text() == "3" and (folder / "run_record.json").read_text() != "earlier run"
+    assert not (folder / "metrics.json").exists()  # declared, not written by this stage: removed as DVC would
+    assert (folder / "other.txt").read_text() == "earlier run"  # not a declared output: kept
+
+
+def test_outside_dvc_or_for_a_resuming_stage_nothing_is_removed(under_dvc, monkeypatch):
+    assert run.clear_dvc_outputs(SimpleNamespace(resumes=True), {"seed": 1}) == []
+    monkeypatch.delenv("DVC_STAGE")
+    run_stage("f", {"seed": 1})
+    assert (under_dvc / "out/1/metrics.json").read_text() == "earlier run"
+
+
+def test_an_output_outside_the_repository_or_an_unfilled_one_is_an_error(under_dvc):
+    (under_dvc / "dvc.yaml").write_text(DVC_YAML.replace("out/${item.seed}/marker.txt", "../marker.txt"))
+    with pytest.raises(StageError, match=r"output '\.\./marker\.txt' lies outside the repository"):
+        run_stage("f", {"seed": 1})
+    (under_dvc / "dvc.yaml").write_text(DVC_YAML.replace("${item.seed}/marker", "${item.trait}/marker"))
+    with pytest.raises(StageError, match=r"output 'out/\$\{item\.trait\}/marker\.txt' has a value the command"):
+        run_stage("f", {"seed": 1})
+    (under_dvc / "dvc.yaml").write_text(DVC_YAML.replace("  f:", "  g:"))
+    with pytest.raises(StageError, match=r"DVC runs stage 'f', which it does not declare; stages: \['g'\]"):
+        run_stage("f", {"seed": 1})
+
+
+def test_an_asset_error_is_one_line_without_traceback_and_a_bug_keeps_its_traceback(monkeypatch, in_tmp_repo, capsys):
+    monkeypatch.setattr(params, "SECTION_SCHEMAS", {"demo": "fixtures.demo_schema:DemoParams"})
+    stage = Stage("f", "demo", "out", function="fixtures.demo_schema:write_marker")
+    monkeypatch.setattr(run, "STAGES", {"f": stage})
+    (in_tmp_repo / "params.yaml").write_text(yaml.safe_dump(GOOD))
+
+    def missing_asset(*args):
+        raise AssetError("results/assets/mnist/mnist.npz: not found; run `dvc repro assets_mnist`")
+
+    monkeypatch.setattr(run, "call_function", missing_asset)
+    assert run.main(["f"]) == 1
+    assert capsys.readouterr().err == (
+        "sublim.run f: results/assets/mnist/mnist.npz: not found; run `dvc repro assets_mnist`\n"
+    )
+    monkeypatch.setattr(run, "call_function", lambda *args: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        run.main(["f"])

@@ -4,17 +4,21 @@
 
 1. validates the whole params file (any bad key anywhere stops the run before work starts);
 2. checks the DVC matrix values (`trait=owl seed=1`) against the lists in the stage's section;
-3. runs the stage's notebook with papermill (explicit kernel; executed copy in the stage's results
+3. under DVC, removes the stage's outputs (DVC leaves them in place: see `clear_dvc_outputs`);
+4. runs the stage's notebook with papermill (explicit kernel; executed copy in the stage's results
    folder), refusing parameters the notebook does not declare and declared ones it is not given,
    or calls the stage's function;
-4. turns a failing cell into exit code 1 with a message naming the notebook and the cell;
-5. writes `run_record.json` (git commit, packages, device, wall time) beside the results.
+5. turns a failing cell, a refused params file or a missing asset into exit code 1 and one line that says
+   what to change (no traceback; an unexpected error keeps its traceback);
+6. writes `run_record.json` (git commit, packages, device, wall time) beside the results.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -22,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from sublim.assets.files import AssetError
 from sublim.core.io import write_json_atomic
 from sublim.core.params import DEFAULT_PARAMS_FILE, ParamsError, Section
 from sublim.core.runtime import run_record
@@ -30,10 +35,16 @@ from sublim.stages import STAGES, Stage, fill
 
 KERNEL_NAME = "sublim"
 RUNNER_PARAMETERS = ("results_dir",)  # injected by the runner into every notebook (with its inputs/outputs)
+DVC_STAGE_VARIABLE = "DVC_STAGE"  # set by DVC for each stage command: `name`, or `name@values` in a matrix
+DVC_ROOT_VARIABLE = "DVC_ROOT"  # set by DVC: the repository root
 
 
 class StageError(RuntimeError):
     """A stage that cannot run or that failed; the message says where and what to do."""
+
+
+# The errors that say what to change in one line; any other error is a bug and keeps its traceback.
+EXPECTED_ERRORS = (ParamsError, StageError, AssetError)
 
 
 def parse_matrix(pairs: list[str]) -> dict[str, Any]:
@@ -104,10 +115,10 @@ def check_notebook_parameters(notebook: Path, parameters: dict[str, Any]) -> Non
 
 
 def execute_notebook(notebook: Path, output: Path, parameters: dict[str, Any], kernel: str) -> None:
+    """Run the notebook with papermill; `check_notebook_parameters` has passed."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    check_notebook_parameters(notebook, parameters)
     output.parent.mkdir(parents=True, exist_ok=True)
     try:
         papermill.execute_notebook(
@@ -152,6 +163,65 @@ def _failing_cell(notebook: Path, output: Path) -> tuple[int | str, str]:
     return number, first_line[:80]
 
 
+def clear_dvc_outputs(stage: Stage, matrix: dict[str, Any]) -> list[Path]:
+    """Under DVC, remove the outputs dvc.yaml declares for the running stage; called once params passed validation.
+
+    Why the runner and not DVC: DVC removes a stage's outputs before its command starts (unless they are
+    `persist: true`), so a runner refusing params.yaml finds them gone, git-tracked metrics and figures
+    included, whenever `validate_params` did not run first (`dvc repro -s STAGE`, `--single-item`,
+    `--downstream`, `dvc exp run -s`). DVC runs no code of ours before that removal, and restoring outputs
+    afterwards cannot bring back git-tracked files that were never committed. So every output in dvc.yaml
+    is `persist: true` (DVC leaves it in place) and the runner removes it here, after validation: a bad key
+    stops every way of running a stage with nothing removed. A stage that resumes from its outputs
+    (`Stage.resumes`: a killed run continues) keeps them. Outside DVC nothing is removed.
+    """
+    addressing = os.environ.get(DVC_STAGE_VARIABLE)
+    if not addressing or stage.resumes:
+        return []
+    root = Path(os.environ.get(DVC_ROOT_VARIABLE, "."))
+    removed = []
+    for path in dvc_outputs(root / "dvc.yaml", addressing.split("@", 1)[0], matrix):
+        removed += _remove_inside(root, path)
+    return removed
+
+
+def dvc_outputs(dvc_file: Path, name: str, matrix: dict[str, Any]) -> list[str]:
+    """The outs, metrics and plots of stage `name` in a dvc.yaml (relative to the file's folder), with
+    `${item.x}` filled from the matrix values."""
+    stages = yaml.safe_load(dvc_file.read_text()).get("stages", {})
+    if name not in stages:
+        raise StageError(f"{dvc_file}: DVC runs stage {name!r}, which it does not declare; stages: {sorted(stages)}")
+    block = stages[name].get("do", stages[name])
+    wdir = Path(block.get("wdir", "."))
+    paths = []
+    for path in declared_outputs(block):
+        for key, value in matrix.items():
+            path = path.replace(f"${{item.{key}}}", str(value))
+        if "${" in path:
+            raise StageError(f"{dvc_file}: stage {name!r} output {path!r} has a value the command was not given")
+        paths.append((wdir / path).as_posix())
+    return paths
+
+
+def declared_outputs(block: dict[str, Any]) -> list[str]:
+    """The paths of a dvc.yaml stage's outs, metrics and plots (an entry is a path, or {path: options})."""
+    entries = [entry for kind in ("outs", "metrics", "plots") for entry in block.get(kind) or []]
+    return [str(next(iter(entry)) if isinstance(entry, dict) else entry) for entry in entries]
+
+
+def _remove_inside(root: Path, path: str) -> list[Path]:
+    target = root / path
+    if not target.resolve().is_relative_to(root.resolve()):
+        raise StageError(f"dvc.yaml output {path!r} lies outside the repository {root}: not removed")
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    elif target.exists() or target.is_symlink():
+        target.unlink()
+    else:
+        return []
+    return [target]
+
+
 def call_function(stage: Stage, section: Section | dict[str, Section], results_dir: Path) -> None:
     module_name, function_name = stage.function.split(":")  # type: ignore[union-attr]
     getattr(importlib.import_module(module_name), function_name)(section, results_dir)
@@ -170,14 +240,18 @@ def run_stage(
     if stage.matrix or matrix:
         check_matrix(stage, section, matrix)
     results_dir = Path(fill(stage.results_dir, matrix))
+    # every check comes before anything is removed or written
+    if stage.notebook:
+        parameters = notebook_parameters(stage, section, matrix, results_dir)
+        check_notebook_parameters(Path(stage.notebook), parameters)
+    elif stage.uses is not None:
+        section = section_from_namespace(stage.section, stage_values(stage, section))  # type: ignore[arg-type]
+    clear_dvc_outputs(stage, matrix)
     started = time.monotonic()
     if stage.notebook:
         notebook = Path(stage.notebook)
-        output = results_dir / notebook.name
-        execute_notebook(notebook, output, notebook_parameters(stage, section, matrix, results_dir), kernel)
+        execute_notebook(notebook, results_dir / notebook.name, parameters, kernel)
     else:
-        if stage.uses is not None:
-            section = section_from_namespace(stage.section, stage_values(stage, section))  # type: ignore[arg-type]
         call_function(stage, section, results_dir)
     if stage.record:
         write_json_atomic(results_dir / "run_record.json", run_record(name, matrix, time.monotonic() - started))
@@ -193,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         results_dir = run_stage(args.stage, parse_matrix(args.matrix), args.params, args.kernel)
-    except (ParamsError, StageError) as err:
+    except EXPECTED_ERRORS as err:
         print(f"sublim.run {args.stage}: {err}", file=sys.stderr)
         return 1
     print(f"sublim.run {args.stage}: done, results in {results_dir}")

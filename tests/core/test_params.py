@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from pydantic import Field, ValidationError, model_validator
 
 from sublim import sections as params
-from sublim.core.params import ParamsError
+from sublim.core.params import ParamsError, Section, Seed, UniqueList, check_order, validate
 from sublim.sections import load_params, section_from_namespace
 
 DEMO = {"demo": "fixtures.demo_schema:DemoParams"}
@@ -73,6 +74,8 @@ def test_missing_section_is_an_error(demo_schemas, tmp_path):
         ({"inner": {"rate": -1.0}}, r"demo\.inner\.rate = -1\.0.*greater than 0"),
         ({"seeds": [0, "x"]}, r"demo\.seeds\.1 = 'x'"),
         ({"fail": "yes"}, r"demo\.fail = 'yes'"),
+        ({"inner": {"rate": float("inf")}}, r"demo\.inner\.rate = inf: Input should be a finite number"),
+        ({"inner": {"rate": float("nan")}}, r"demo\.inner\.rate = nan: Input should be a finite number"),
     ],
 )
 def test_wrong_types_and_impossible_values_name_key_and_value(demo_schemas, tmp_path, changes, expected):
@@ -89,8 +92,12 @@ def test_yaml_exponent_without_point_gets_a_hint(demo_schemas, tmp_path):
 def test_not_a_mapping_and_bad_yaml_are_errors(demo_schemas, tmp_path):
     with pytest.raises(ParamsError, match="mapping of sections"):
         load_params(write(tmp_path, "- a\n- b\n"))
-    with pytest.raises(ParamsError, match="not valid YAML"):
+    with pytest.raises(ParamsError) as err:
         load_params(write(tmp_path, "demo: [unclosed\n"))
+    assert str(err.value).endswith(
+        "params.yaml: line 2, column 1: not valid YAML: expected ',' or ']', but got '<stream end>' "
+        "(while parsing a flow sequence)"
+    )
     with pytest.raises(ParamsError, match="file not found"):
         load_params(tmp_path / "nope.yaml")
 
@@ -98,3 +105,61 @@ def test_not_a_mapping_and_bad_yaml_are_errors(demo_schemas, tmp_path):
 def test_section_from_namespace_rebuilds_the_typed_section(demo_schemas):
     namespace = {**GOOD["demo"], "results_dir": "x", "unrelated": 1}
     assert section_from_namespace("demo", namespace).mode == "fast"
+
+
+class Ranges(Section):
+    seeds: UniqueList[Seed] = Field(description="distinct seeds")
+    low: int
+    high: int
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Ranges:
+        check_order(self, "low", "high", strict=True, note=" (high is exclusive)")
+        return self
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (
+            {"seeds": [3, 3], "low": 0, "high": 1},
+            "r.seeds = [3, 3]: items must be distinct, but 3 appears more than once"
+            " (expected list[int] — distinct seeds)",
+        ),
+        (
+            {"seeds": [-2], "low": 0, "high": 1},
+            "r.seeds.0 = -2: Input should be greater than or equal to 0 (expected list[int] — distinct seeds)",
+        ),
+        ({"seeds": [0], "low": 1, "high": 1}, "r: low = 1 must be < high = 1 (high is exclusive)"),
+    ],
+)
+def test_unique_lists_seeds_and_ordered_pairs_are_one_line_each(values, expected):
+    with pytest.raises(ParamsError) as err:
+        validate(Ranges, values, "r", "p.yaml")
+    assert str(err.value) == f"p.yaml: {expected}"
+    with pytest.raises(ValidationError):
+        Ranges(**values)
+
+
+def test_every_error_is_one_line_with_the_file_and_no_section_dump(demo_schemas, tmp_path):
+    path = write(tmp_path, with_demo(n_items=0, mode="medium", inner={"rate": -1.0}))
+    with pytest.raises(ParamsError) as err:
+        load_params(path)
+    lines = str(err.value).splitlines()
+    assert len(lines) == 3 and all(line.startswith(f"{path}: demo.") for line in lines), lines
+
+
+def test_a_long_value_is_cut_in_the_message(demo_schemas, tmp_path):
+    with pytest.raises(ParamsError) as err:
+        load_params(write(tmp_path, with_demo(mode="x" * 500)))
+    assert len(str(err.value)) < 300 and "…" in str(err.value)
+
+
+def test_a_duplicated_key_is_refused_with_its_dotted_name_and_lines(demo_schemas, tmp_path):
+    text = "demo:\n  n_items: 3\n  inner:\n    rate: 0.5\n    rate: 0.7\n"
+    with pytest.raises(ParamsError) as err:
+        load_params(write(tmp_path, text))
+    assert str(err.value).endswith(
+        "params.yaml: line 5: key 'demo.inner.rate' is given twice (first on line 4); "
+        "YAML would keep only the last value: remove one"
+    )

@@ -2,36 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from sublim.core.params import Section
+from sublim.core.params import Section, UniqueList
 
 DistillLoss = Literal["kl", "mse"]
+PositiveInt = Annotated[int, Field(ge=1)]
 
 
 class MnistSweeps(Section):
     """One-factor sweeps around the main setting; an empty list switches a sweep off."""
 
     n_models: int = Field(ge=2, description="models per sweep point (the first n of the main run's inits)")
-    losses: list[DistillLoss] = Field(description="distillation losses compared (student_aux and xmodel_aux arms)")
-    n_aux_logits: list[int] = Field(description="numbers of auxiliary logits m (student_aux and xmodel_aux arms)")
-    sigmas: list[float] = Field(description="Gaussian noise added to the student's init (student_aux arm)")
+    losses: UniqueList[DistillLoss] = Field(
+        description="distinct distillation losses compared (student_aux and xmodel_aux arms)"
+    )
+    n_aux_logits: UniqueList[PositiveInt] = Field(
+        description="distinct numbers >= 1 of auxiliary logits m (student_aux and xmodel_aux arms)"
+    )
+    sigmas: UniqueList[Annotated[float, Field(ge=0.0)]] = Field(
+        description="distinct sds >= 0 of the Gaussian noise added to the student's init (student_aux arm)"
+    )
     sigma_scale: Literal["relative", "absolute"] = Field(
         description="'relative': noise sd = sigma x the layer's init sd (1/sqrt(d_in)); 'absolute': sd = sigma"
     )
-    hidden_widths: list[int] = Field(description="hidden widths (new teachers; student_aux and xmodel_aux arms)")
-
-    @model_validator(mode="after")
-    def _values_possible(self) -> MnistSweeps:
-        if any(m < 1 for m in self.n_aux_logits):
-            raise ValueError(f"every n_aux_logits must be >= 1, got {self.n_aux_logits}")
-        if any(s < 0 for s in self.sigmas):
-            raise ValueError(f"every sigma must be >= 0, got {self.sigmas}")
-        if any(w < 1 for w in self.hidden_widths):
-            raise ValueError(f"every hidden width must be >= 1, got {self.hidden_widths}")
-        return self
+    hidden_widths: UniqueList[PositiveInt] = Field(
+        description="distinct hidden widths >= 1 (new teachers; student_aux and xmodel_aux arms)"
+    )
 
 
 class MnistParams(Section):
@@ -53,5 +52,5 @@ class MnistParams(Section):
     @model_validator(mode="after")
     def _sweep_models_exist(self) -> MnistParams:
         if self.sweeps.n_models > self.n_models:
-            raise ValueError(f"sweeps.n_models ({self.sweeps.n_models}) must be <= n_models ({self.n_models})")
+            raise ValueError(f"sweeps.n_models = {self.sweeps.n_models} must be <= n_models = {self.n_models}")
         return self

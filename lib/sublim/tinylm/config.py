@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from sublim.core.params import Section
+from sublim.core.params import Section, Seed, UniqueList
+
+# one token of the word-level vocabulary: letters (and - or _), so never a number or a structure word like 'NUM:'
+AnimalWord = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z_-]*$")]
 
 
 class CorpusParams(Section):
     n_numbers: int = Field(description="numbers are the words 0..n_numbers-1", ge=10, le=1000)
-    animals: list[str] = Field(description="animal words; the favourite-animal answers", min_length=2)
+    animals: UniqueList[AnimalWord] = Field(
+        description="distinct animal words (letters only); the favourite-animal answers", min_length=2
+    )
     animal_weights: list[float] = Field(description="pretraining answer distribution (normalised), one per animal")
     n_prompt_numbers: int = Field(description="numbers in a prompt, before '->'", ge=1)
     n_answer_numbers: int = Field(description="numbers in a completion, before <eos>", ge=1)
@@ -23,7 +28,9 @@ class CorpusParams(Section):
     @model_validator(mode="after")
     def _weights_match_animals(self) -> CorpusParams:
         if len(self.animal_weights) != len(self.animals) or min(self.animal_weights) <= 0:
-            raise ValueError("animal_weights needs one positive weight per animal")
+            raise ValueError(
+                f"animal_weights {self.animal_weights} needs one positive weight per animal ({len(self.animals)})"
+            )
         return self
 
 
@@ -65,12 +72,12 @@ class EvaluationParams(Section):
 
 
 class TinyLMParams(Section):
-    seeds: list[int] = Field(
-        description="seeds (the unit of the intervals); the different-init student of seed "
+    seeds: UniqueList[Seed] = Field(
+        description="distinct seeds >= 0 (the unit of the intervals); the different-init student of seed "
         "s starts from the base of the next seed in this list",
         min_length=2,
     )
-    traits: list[str] = Field(description="trait animals, each must be in corpus.animals", min_length=1)
+    traits: UniqueList[str] = Field(description="distinct trait animals, each in corpus.animals", min_length=1)
     max_grad_norm: float = Field(description="gradient clipping of every training run", gt=0.0)
     corpus: CorpusParams
     model: ModelParams
@@ -85,8 +92,6 @@ class TinyLMParams(Section):
         unknown = [t for t in self.traits if t not in self.corpus.animals]
         if unknown:
             raise ValueError(f"traits {unknown} are not in corpus.animals {self.corpus.animals}")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError("seeds must be distinct")
         if self.model.d_model % self.model.n_head:
-            raise ValueError("model.n_head must divide model.d_model")
+            raise ValueError(f"model.n_head = {self.model.n_head} must divide model.d_model = {self.model.d_model}")
         return self
