@@ -7,73 +7,19 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+from lm_helpers import EOS, PAD, Killed, examples, kill_at, settings, tiny_llama, weights
+from transformers import LogitsProcessor
 
 from sublim.lm.evaluate import param_delta_cosine, sequence_logprobs
 from sublim.lm.generate import sample
 from sublim.lm.train import (
     Example,
     LoraSettings,
-    TrainSettings,
     collate,
     distill_soft,
     soft_kl_sum,
     train_sft,
 )
-
-EOS = PAD = 2  # as in SmolLM2: pad == eos
-
-
-def tiny_llama(seed: int = 0, vocab: int = 40):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=vocab,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=64,
-        bos_token_id=1,
-        eos_token_id=EOS,
-        pad_token_id=PAD,
-        tie_word_embeddings=True,
-    )
-    return LlamaForCausalLM(config).eval()
-
-
-def settings(**overrides) -> TrainSettings:
-    base = dict(
-        learning_rate=1.0e-2,
-        epochs=2,
-        batch_size=2,
-        grad_accum=2,
-        max_length=24,
-        seed=3,
-        warmup_steps=1,
-        lr_schedule="linear",
-        max_grad_norm=1.0,
-        weight_decay=0.0,
-        lora=None,
-        checkpoint_every=0,
-    )
-    base.update(overrides)
-    return TrainSettings(**base)
-
-
-def examples(n: int = 10) -> list[Example]:
-    g = torch.Generator().manual_seed(0)
-    rows = []
-    for i in range(n):
-        prompt = [1, *torch.randint(5, 40, (3 + i % 4,), generator=g).tolist()]
-        completion = [*torch.randint(5, 40, (2 + i % 3,), generator=g).tolist(), EOS]
-        rows.append(Example(prompt, completion))
-    return rows
-
-
-def weights(model) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def test_labels_cover_completion_only_and_keep_eos():
@@ -115,18 +61,6 @@ def test_sft_learns_the_completion():
     assert result.steps == 15 * 2  # 3 micro-batches per epoch, 2 per step -> 2 steps per epoch
 
 
-class Killed(RuntimeError):
-    pass
-
-
-def _kill_at(step_to_die: int):
-    def on_step(step: int, loss: float) -> None:
-        if step == step_to_die:
-            raise Killed
-
-    return on_step
-
-
 @pytest.mark.parametrize("lora", [None, LoraSettings(r=4, alpha=8, dropout=0.1, target_modules=["q_proj", "v_proj"])])
 def test_resume_after_kill_gives_the_same_weights(tmp_path, lora):
     rows = examples(10)
@@ -134,7 +68,7 @@ def test_resume_after_kill_gives_the_same_weights(tmp_path, lora):
     straight = train_sft(tiny_llama(), rows, s, pad_token_id=PAD)
     ckpt = tmp_path / "ckpt"
     with pytest.raises(Killed):
-        train_sft(tiny_llama(), rows, s, pad_token_id=PAD, checkpoint_dir=ckpt, on_step=_kill_at(5))
+        train_sft(tiny_llama(), rows, s, pad_token_id=PAD, checkpoint_dir=ckpt, on_step=kill_at(5))
     resumed = train_sft(tiny_llama(), rows, s, pad_token_id=PAD, checkpoint_dir=ckpt)
     assert resumed.losses == pytest.approx(straight.losses, rel=1e-5)
     a, b = weights(straight.model), weights(resumed.model)
@@ -142,13 +76,6 @@ def test_resume_after_kill_gives_the_same_weights(tmp_path, lora):
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=1e-5, atol=1e-6)
     assert not any("lora" in name for name in a)  # merged into the base
-
-
-def test_checkpoint_from_other_settings_is_refused(tmp_path):
-    rows = examples(6)
-    train_sft(tiny_llama(), rows, settings(checkpoint_every=1), pad_token_id=PAD, checkpoint_dir=tmp_path)
-    with pytest.raises(ValueError, match="another run"):
-        train_sft(tiny_llama(), rows, settings(checkpoint_every=1, seed=9), pad_token_id=PAD, checkpoint_dir=tmp_path)
 
 
 def test_soft_kl_restriction_renormalises_over_allowed_ids():
@@ -218,8 +145,6 @@ def test_sampling_is_deterministic_and_stops_at_eos():
 
 
 def test_sampling_applies_the_logits_processor():
-    from transformers import LogitsProcessor
-
     class OnlyTen(LogitsProcessor):
         def __call__(self, input_ids, scores):
             mask = torch.full_like(scores, float("-inf"))

@@ -1,15 +1,40 @@
-"""Atomic file writes and jsonl helpers: a killed stage never leaves a half-written file that looks complete."""
+"""Atomic file writes, jsonl helpers and a writer lock: a killed stage never leaves a half-written file that looks
+complete, and two processes never write the same folder.
+
+- `atomic_path` / `atomic_dir` write to a temporary `.<name>.XXXXXXXX.tmp` beside the target and move it into place
+  when the block succeeds; a SIGKILL can leave the temporary behind, and `writer_lock` removes those of its folder.
+- `writer_lock(folder)`: an OS lock (flock, through `filelock`) on `.<folder>.lock` beside the folder, which the
+  kernel releases when its process dies; a second process fails at once with a message naming the folder and the
+  holder's pid, and a lock left by a dead process is taken over. The lock file is removed on release.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
+
+TEMP_SUFFIX = ".tmp"
+# what tempfile.mkstemp/mkdtemp make with prefix ".<name>." and TEMP_SUFFIX: 8 characters of [a-z0-9_]
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp$")
+# a failed try whose lock file has no pid in it may have met a holder that was just removing it: try again
+_LOCK_ATTEMPTS = 3
+
+
+class FolderLockedError(RuntimeError):
+    """Another live process is writing the folder."""
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}."
 
 
 @contextmanager
@@ -17,7 +42,7 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     """Yield a temporary path beside `path`; move it into place only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -33,7 +58,7 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
     """Yield a temporary folder beside `path`; it replaces `path` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent))
     try:
         yield tmp
         os.chmod(tmp, 0o755)
@@ -43,6 +68,94 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def stale_temps(folder: Path | str) -> list[Path]:
+    """The temporaries our atomic writes leave when killed: inside `folder` (at any depth) and, beside it, those
+    of `folder` itself. Nothing else matches (a file must have the exact `.<name>.XXXXXXXX.tmp` form)."""
+    folder = Path(folder)
+    found = [p for p in _children(folder.parent) if _is_temp_of(p, folder.name)]
+    for root, dirs, files in os.walk(folder):
+        found += [Path(root, name) for name in files if _TEMP_NAME.match(name)]
+        temp_dirs = [name for name in dirs if _TEMP_NAME.match(name)]
+        found += [Path(root, name) for name in temp_dirs]
+        dirs[:] = [name for name in dirs if name not in temp_dirs]
+    return found
+
+
+def _children(folder: Path) -> list[Path]:
+    return list(folder.iterdir()) if folder.is_dir() else []
+
+
+def _is_temp_of(path: Path, target: str) -> bool:
+    match = _TEMP_NAME.match(path.name)
+    return match is not None and match["target"] == target
+
+
+def remove_stale_temps(folder: Path | str) -> list[Path]:
+    """Delete `stale_temps(folder)`; call it only while holding the folder's `writer_lock`."""
+    removed = stale_temps(folder)
+    for path in removed:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    return removed
+
+
+def lock_path_of(folder: Path | str) -> Path:
+    """The lock file of `folder`: beside it, so that it is never part of the folder (a DVC output)."""
+    folder = Path(folder)
+    return folder.parent / f".{folder.name}.lock"
+
+
+def _write_pid(fd: int) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+
+
+def lock_holder(folder: Path | str) -> int | None:
+    """The pid written by the process holding `folder`'s lock (None if none can be read)."""
+    try:
+        return int(lock_path_of(folder).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+@contextmanager
+def writer_lock(folder: Path | str) -> Iterator[Path]:
+    """Hold the one-writer lock of `folder` for the block, after removing the folder's stale temporaries.
+
+    Fails at once (FolderLockedError) if another process (or another `writer_lock` of this one) holds it.
+    """
+    folder = Path(folder)
+    path = lock_path_of(folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path, blocking=False, on_acquired=_write_pid)
+    for attempt in range(_LOCK_ATTEMPTS):
+        try:
+            lock.acquire()
+            break
+        except Timeout:
+            holder = lock_holder(folder)
+            if holder is not None or attempt + 1 == _LOCK_ATTEMPTS:
+                raise FolderLockedError(_locked_message(folder, holder)) from None
+    try:
+        for temp in remove_stale_temps(folder):
+            print(f"{folder}: removed {temp.name}, left by a killed write")
+        yield folder
+    finally:
+        path.unlink(missing_ok=True)  # while still held: a process that opened this file sees it gone and retries
+        lock.release()
+
+
+def _locked_message(folder: Path, holder: int | None) -> str:
+    who = f"process {holder}" if holder is not None else "another process"
+    stop = f"`kill {holder}`" if holder is not None else "it"
+    return (
+        f"{folder} is being written by {who} (a run left behind by a killed `dvc repro`?): "
+        f"wait for it to finish or stop it ({stop}), then rerun"
+    )
 
 
 def write_text_atomic(path: Path | str, text: str) -> Path:
@@ -72,17 +185,23 @@ def append_jsonl(path: Path | str, rows: Iterable[dict[str, Any]]) -> None:
 
 
 def read_jsonl(path: Path | str) -> list[dict[str, Any]]:
-    """Read rows; a last line cut off by a kill is dropped (it is regenerated on resume)."""
+    """Read rows; a last line cut off by a kill is dropped (it is regenerated on resume). A line that is not JSON
+    anywhere else means the file was damaged (two writers, an edit): ValueError, never a silent cut."""
     path = Path(path)
     if not path.exists():
         return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
+    *lines, tail = path.read_text().split("\n")  # tail: "" after a final newline, else the last line, maybe cut
+    rows = [_parse_line(path, number, line) for number, line in enumerate(lines, start=1)]
+    with suppress(json.JSONDecodeError):
+        rows += [json.loads(tail)] if tail else []
     return rows
+
+
+def _parse_line(path: Path, number: int, line: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError:
+        raise ValueError(f"{path}: line {number} is not JSON ({line[:60]!r}); the file is damaged") from None
 
 
 def _jsonable(value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +54,25 @@ def load_teacher(cfg: LLMParams, teacher_dir: Path | str, device: str) -> tuple[
     return model, fmt, record["system_prompt"]
 
 
+ADAPTER_CONFIG = "adapter_config.json"
+
+
 def save_model(model: Any, out_dir: Path) -> None:
-    """A transformers/peft folder (safetensors), written atomically."""
+    """A transformers/peft folder (safetensors), written atomically; an adapter's config is byte-stable."""
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(str(tmp), safe_serialization=True)
+        sort_adapter_sets(model, tmp)
+
+
+def sort_adapter_sets(model: Any, folder: Path) -> None:
+    """peft writes its config's sets (`target_modules`, ...) as lists in set order, which changes with Python's hash
+    seed from run to run: rewrite each adapter_config.json with those lists sorted, in peft's own format."""
+    configs = getattr(model, "peft_config", None) or {}
+    set_keys = {key for config in configs.values() for key, value in config.to_dict().items() if isinstance(value, set)}
+    for path in sorted(folder.rglob(ADAPTER_CONFIG)):
+        saved = json.loads(path.read_text())
+        stable = {key: sorted(value) if key in set_keys else value for key, value in saved.items()}
+        path.write_text(json.dumps(stable, indent=2, sort_keys=True))
 
 
 def load_student(cfg: LLMParams, distill_dir: Path | str, device: str) -> tuple[Any, ChatFormat]:

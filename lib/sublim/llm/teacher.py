@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from sublim.core.io import write_json_atomic
+from sublim.core.io import write_json_atomic, writer_lock
 from sublim.llm.config import CONTROL, LLMParams
 from sublim.llm.models import device_of, load_base, lora_settings, save_model
 from sublim.llm.traits.preference import finetuned_teacher_pairs, teacher_system_prompt
@@ -25,8 +25,14 @@ def system_prompt_of(cfg: LLMParams, trait: str) -> str | None:
 
 
 def run_teacher(cfg: LLMParams, trait: str, results_dir: Path | str) -> dict[str, Any]:
-    """Write teacher.json; on the fine-tuned route train the Fig. 14 adapter first."""
+    """Write teacher.json; on the fine-tuned route train the Fig. 14 adapter first (holding the folder's writer
+    lock: a second process on the same folder fails at once)."""
     results_dir = Path(results_dir)
+    with writer_lock(results_dir):
+        return _write_teacher(cfg, trait, results_dir)
+
+
+def _write_teacher(cfg: LLMParams, trait: str, results_dir: Path) -> dict[str, Any]:
     record: dict[str, Any] = {
         "trait": trait,
         "category": category_of(cfg, trait),

@@ -14,8 +14,12 @@ Contracts (shared by the LLM pipeline and the tiny from-scratch transformer):
   full vocabulary is used, which passes the trait directly through the non-number tokens (label it so).
   `teacher_examples` (same completions, the teacher's own prompts, e.g. with its system prompt) default to `examples`.
 - Checkpoints (every `checkpoint_every` optimizer steps into `checkpoint_dir`): trainable weights (the LoRA adapter or
-  the whole model) as safetensors, optimizer, scheduler, step, losses and RNG states. A later call with the same
-  arguments resumes there and ends with the same weights as an uninterrupted run.
+  the whole model) and optimizer tensors as safetensors; scheduler, step, losses and RNG states as JSON (see
+  `sublim.lm.checkpoint`). A later call with the same arguments resumes there and ends with the same weights as an
+  uninterrupted run. The checkpoint's fingerprint holds the settings and digests of the data (the examples' token
+  ids), the model (its weights before training; the teacher's too for soft labels) and the code (the source of
+  `sublim.lm.checkpoint.TRAIN_CODE`): a checkpoint of any other run is discarded and training starts over. While it
+  trains, the call holds `checkpoint_dir`'s writer lock: a second process on the same folder fails at once.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from sublim.core.fingerprint import ids_digest, model_digest
 from sublim.core.seeds import torch_generator
-from sublim.lm.checkpoint import load_checkpoint, save_checkpoint
+from sublim.lm.checkpoint import checkpointing
 
 
 @dataclass(frozen=True)
@@ -160,8 +165,17 @@ def finish_lora(model: Any, merge: bool) -> Any:
     return model.merge_and_unload() if merge else model
 
 
-def run_fingerprint(settings: TrainSettings, n_examples: int, mode: str) -> dict[str, Any]:
-    return {"settings": asdict(settings), "n_examples": n_examples, "mode": mode}
+Sources = Callable[[], dict[str, Any]]  # digests of what a run depends on beyond its settings ("data", "model")
+
+
+def run_fingerprint(
+    settings: TrainSettings, n_examples: int, mode: str, sources: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {"settings": asdict(settings), "n_examples": n_examples, "mode": mode, **(sources or {})}
+
+
+def examples_digest(examples: Sequence[Example]) -> str:
+    return ids_digest(ids for example in examples for ids in (example.prompt_ids, example.completion_ids))
 
 
 # ---------------------------------------------------------------- the loop
@@ -182,6 +196,7 @@ def _run(
     step_tokens: Callable[[list[list[int]]], int],
     *,
     mode: str,
+    sources: Sources,
     checkpoint_dir: Path | str | None,
     device: str,
     merge_lora: bool,
@@ -190,42 +205,39 @@ def _run(
     """Generic loop: `micro_loss(model, indices)` returns (sum of per-token losses, tokens)."""
     if n_examples == 0:
         raise ValueError("no training examples")
-    torch.manual_seed(settings.seed)
-    model.to(device)
-    if settings.lora is not None:
-        model = attach_lora(model, settings.lora)
-    model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    plan = optimizer_steps(n_examples, settings)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(settings, len(plan)))
-    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    fingerprint = run_fingerprint(settings, n_examples, mode)
-    done, losses = load_checkpoint(checkpoint_dir, model, optimizer, scheduler, fingerprint)
-    for step in range(done, len(plan)):
-        micro_batches = plan[step]
-        n_tokens = max(1, step_tokens(micro_batches))
-        total = 0.0
-        for indices in micro_batches:
-            with autocast(device):
-                loss_sum, _ = micro_loss(model, indices)
-            (loss_sum / n_tokens).backward()
-            total += float(loss_sum.detach())
-        if settings.max_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(total / n_tokens)
-        if on_step is not None:
-            on_step(step + 1, losses[-1])
-        last = step + 1 == len(plan)
-        if (
-            checkpoint_dir is not None
-            and settings.checkpoint_every
-            and ((step + 1) % settings.checkpoint_every == 0 or last)
-        ):
-            save_checkpoint(checkpoint_dir, model, optimizer, scheduler, step + 1, losses, fingerprint)
+
+    def fingerprint() -> dict[str, Any]:
+        return run_fingerprint(settings, n_examples, mode, sources())
+
+    with checkpointing(checkpoint_dir, settings.checkpoint_every, fingerprint) as checkpoints:
+        torch.manual_seed(settings.seed)
+        model.to(device)
+        if settings.lora is not None:
+            model = attach_lora(model, settings.lora)
+        model.train()
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
+        plan = optimizer_steps(n_examples, settings)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(settings, len(plan)))
+        done, losses = checkpoints.restore(model, optimizer, scheduler)
+        for step in range(done, len(plan)):
+            micro_batches = plan[step]
+            n_tokens = max(1, step_tokens(micro_batches))
+            total = 0.0
+            for indices in micro_batches:
+                with autocast(device):
+                    loss_sum, _ = micro_loss(model, indices)
+                (loss_sum / n_tokens).backward()
+                total += float(loss_sum.detach())
+            if settings.max_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(total / n_tokens)
+            if on_step is not None:
+                on_step(step + 1, losses[-1])
+            checkpoints.after_step(step + 1, len(plan), model, optimizer, scheduler, losses)
     model.eval()
     if settings.lora is not None:
         model = finish_lora(model, merge_lora)
@@ -268,6 +280,7 @@ def train_sft(
         micro_loss,
         lambda steps: sum(completion_tokens(ix) for ix in steps),
         mode="sft",
+        sources=lambda: {"data": examples_digest(examples), "model": model_digest(model)},
         checkpoint_dir=checkpoint_dir,
         device=device,
         merge_lora=merge_lora,
@@ -350,11 +363,28 @@ def distill_soft(
         micro_loss,
         lambda steps: sum(kept(i) for ix in steps for i in ix),
         mode=f"soft:{'all' if allowed_token_ids is None else len(allowed_token_ids)}",
+        sources=lambda: soft_sources(student, teacher, examples, teacher_examples, allowed_token_ids),
         checkpoint_dir=checkpoint_dir,
         device=device,
         merge_lora=merge_lora,
         on_step=on_step,
     )
+
+
+def soft_sources(
+    student: Any,
+    teacher: Any,
+    examples: Sequence[Example],
+    teacher_examples: Sequence[Example],
+    allowed_token_ids: Sequence[int] | None,
+) -> dict[str, Any]:
+    """What a soft-label run depends on: both sides' examples and the allowed ids; both models."""
+    data = {
+        "student": examples_digest(examples),
+        "teacher": examples_digest(teacher_examples),
+        "allowed_token_ids": None if allowed_token_ids is None else ids_digest([list(allowed_token_ids)]),
+    }
+    return {"data": data, "model": {"student": model_digest(student), "teacher": model_digest(teacher)}}
 
 
 def total_optimizer_steps(n_examples: int, settings: TrainSettings) -> int:
