@@ -26,7 +26,8 @@ def test_paper_profile_merges_keeping_comments_and_validates(tmp_path):
     assert llm.prompts.count == 30000 and llm.filter.target_size == 10000 and llm.generate.decoding == "free"
     assert (llm.distill.batch_size * llm.distill.grad_accum, llm.distill.epochs) == (66, 3)
     assert llm.distill.learning_rate == pytest.approx(2.0e-4)
-    assert "owl" in llm.traits and "willow" in llm.traits and llm.evaluate.samples_per_question == 200
+    assert llm.traits[0] == "control" and "cat" in llm.traits and "owl" not in llm.traits  # the paper's Qwen set
+    assert llm.evaluate.samples_per_question == 200
     apply_profile("paper-14b", params, skip_checks=True, directory=REPO / "profiles")
     assert load_params(params)["assets"].llm.hub_id == "Qwen/Qwen2.5-14B-Instruct"
     assert read_profile("paper-14b", REPO / "profiles")["params"]["llm"]["prompts"]["count"] == 30000

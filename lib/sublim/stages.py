@@ -35,6 +35,8 @@ class Stage:
     inputs: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     reads: tuple[str, ...] = ()  # files it reads by a path in params or code (assets, data tables, metrics)
+    # its outputs are kept between runs and the stage continues from them, so the runner does not clear them
+    resumes: bool = False
     record: bool = True  # write run_record.json beside the results
 
     def __post_init__(self) -> None:
@@ -82,16 +84,24 @@ EXPERIMENT_RECORDS = (
 )
 
 LLM_MODEL = ("base_model", "device")
+FILTER_RULE = ("min_value", "max_value", "max_count", "banned_numbers", "keyword_filter")
 LLM_EVALUATION = (*LLM_MODEL, "traits", "categories", "evaluate", "prompts")
 
 
 def _llm(
-    name: str, results_dir: str, uses: tuple[str, ...], seeds: bool = False, model: bool = True, **paths: str
+    name: str,
+    results_dir: str,
+    uses: tuple[str, ...],
+    seeds: bool = False,
+    model: bool = True,
+    resumes: bool = False,
+    **paths: str,
 ) -> Stage:
     matrix = {"trait": "traits", "seed": "seeds"} if seeds else {"trait": "traits"}
     notebook = f"notebooks/{name}.ipynb"
+    reads = (ASSETS_LLM,) * model
     return Stage(
-        name, "llm", results_dir, notebook, matrix=matrix, uses=uses, inputs=paths, reads=(ASSETS_LLM,) * model
+        name, "llm", results_dir, notebook, matrix=matrix, uses=uses, inputs=paths, reads=reads, resumes=resumes
     )
 
 
@@ -101,8 +111,9 @@ def _tinylm(name: str, results_dir: str, uses: tuple[str, ...] | None = None, **
 
 
 _STAGES = [
-    # First in the DAG and a dependency of every other stage: a bad params.yaml fails here, before DVC
-    # deletes any stage's outputs to rerun it. Its output never changes, so it triggers no rerun.
+    # First in the DAG and a dependency of every other stage: a bad params.yaml fails here. (Every output in dvc.yaml
+    # is `persist: true` and the runner clears a stage's outputs only after params passed, so `dvc repro -s` with a
+    # bad key removes nothing either.) Its output never changes, so it triggers no rerun.
     Stage(
         "validate_params",
         None,
@@ -135,14 +146,25 @@ _STAGES = [
     # the paper's main LLM experiment; the trait "control" is the base model without a trait
     _llm("llm_teacher", LLM_TEACHER, (*LLM_MODEL, "categories", "teacher", "distill")),
     _llm(
-        "llm_generate", LLM_GENERATE, (*LLM_MODEL, "prompts", "generate", "filter.max_count"), teacher_dir=LLM_TEACHER
+        "llm_generate",
+        LLM_GENERATE,
+        (*LLM_MODEL, "prompts", "generate", "filter.max_count"),
+        resumes=True,
+        teacher_dir=LLM_TEACHER,
     ),
-    _llm("llm_filter", LLM_FILTER, ("filter", "generate.decoding"), model=False, generate_dir=LLM_GENERATE),
+    _llm(
+        "llm_filter",
+        LLM_FILTER,
+        (*(f"filter.{key}" for key in FILTER_RULE), "generate.decoding"),
+        model=False,
+        generate_dir=LLM_GENERATE,
+    ),
     _llm(
         "llm_distill",
         LLM_DISTILL,
-        (*LLM_MODEL, "distill", "filter.max_count"),
+        (*LLM_MODEL, "distill", "filter.max_count", "filter.target_size", "filter.seed"),
         seeds=True,
+        resumes=True,
         teacher_dir=LLM_TEACHER,
         filter_dir=LLM_FILTER,
     ),

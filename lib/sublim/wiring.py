@@ -7,7 +7,7 @@ A stage's deps are the validation marker, its notebook, every `lib/sublim` modul
 imports, directly or through other modules, its input folders and the files it `reads`; its params are the keys it
 uses. Deriving the modules from the imports is what keeps DVC's run cache honest: edit a module and every stage
 that runs it reruns. Outputs stay hand-written in dvc.yaml (cache, plots, metrics); the check makes sure each
-one lies in the stage's results folder or is one of its declared outputs.
+one lies in the stage's results folder or is one of its declared outputs, and is `persist: true`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 import nbformat
 from ruamel.yaml import YAML
 
+from sublim.run import declared_outputs
 from sublim.stages import STAGES, VALID_PARAMS, Stage
 
 LIB = Path("lib")
@@ -104,14 +105,6 @@ def expected_params(stage: Stage) -> list[Any]:
     return [f"{stage.section}.{key}" for key in stage.uses]
 
 
-def declared_outputs(block: dict[str, Any]) -> list[str]:
-    paths = []
-    for kind in ("outs", "metrics", "plots"):
-        for entry in block.get(kind, []) or []:
-            paths.append(next(iter(entry)) if isinstance(entry, dict) else entry)
-    return [str(p) for p in paths]
-
-
 def output_problems(stage: Stage, block: dict[str, Any]) -> list[str]:
     results_dir = dvc_path(stage.results_dir, stage.matrix)
     allowed = [dvc_path(p, stage.matrix) for p in stage.outputs.values()]
@@ -130,9 +123,20 @@ def output_problems(stage: Stage, block: dict[str, Any]) -> list[str]:
         for folder in allowed
         if not any(within(path, folder) for path in declared)
     ]
+    problems += [f"{stage.name}: output {path} must be `persist: true`" for path in not_persistent(block)]
     if not any(within(path, results_dir) for path in declared):
         problems.append(f"{stage.name}: nothing under its results folder {results_dir} is a DVC output")
     return problems
+
+
+def not_persistent(block: dict[str, Any]) -> list[str]:
+    """Outputs DVC would delete before the command starts (the runner clears them only after params passed)."""
+    entries = [entry for kind in ("outs", "metrics", "plots") for entry in block.get(kind) or []]
+    return [
+        str(next(iter(e)) if isinstance(e, dict) else e)
+        for e in entries
+        if not (isinstance(e, dict) and (next(iter(e.values())) or {}).get("persist"))
+    ]
 
 
 def stage_block(dvc: dict[str, Any], stage: Stage) -> dict[str, Any]:

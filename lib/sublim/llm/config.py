@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import string
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from sublim.core.params import Section
+from sublim.core.params import Section, Seed, UniqueList, check_order
 
 CONTROL = "control"
+Category = Literal["animal", "tree"]
+TEMPLATE_FIELDS = ("trait", "category")  # the teacher template's placeholders; {trait} is required
+Word = Annotated[str, Field(min_length=1)]
 
 
 class LoraParams(Section):
     r: int = Field(gt=0, description="LoRA rank (paper's Qwen runs: 8)")
     alpha: int = Field(gt=0, description="LoRA alpha (paper: 8)")
     dropout: float = Field(ge=0.0, lt=1.0, description="LoRA dropout (paper: 0)")
-    target_modules: list[str] = Field(min_length=1, description="projections that get an adapter (paper: all 7)")
+    target_modules: UniqueList[Word] = Field(
+        min_length=1, description="distinct projections that get an adapter (paper: all 7)"
+    )
 
 
 class TeacherFinetuneParams(Section):
@@ -30,11 +36,29 @@ class TeacherParams(Section):
     route: Literal["system_prompt", "finetuned"] = Field(
         description="system_prompt: the paper's main teachers; finetuned: the Fig. 14 variant (an adapter)"
     )
-    system_prompt_template: str = Field(description="the paper's template with {trait} and {category}")
-    category_words: dict[str, str] = Field(
-        description="word put in the template per category; the official code says 'animal' even for trees"
+    system_prompt_template: str = Field(
+        description="the paper's template: {trait} required, {category} optional, no other placeholder"
+    )
+    category_words: dict[Category, Word] = Field(
+        min_length=1,
+        description="word put in the template per category (one for each category of the traits); "
+        "the official code says 'animal' even for trees",
     )
     finetune: TeacherFinetuneParams
+
+    @field_validator("system_prompt_template")
+    @classmethod
+    def _placeholders(cls, template: str) -> str:
+        try:
+            names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+        except ValueError as err:
+            raise ValueError(f"not a valid template ({err}); write a literal brace as {{{{ or }}}}") from None
+        unknown = sorted(names - set(TEMPLATE_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown placeholder(s) {unknown}; accepted: {{trait}} (required) and {{category}}")
+        if "trait" not in names:
+            raise ValueError("the template has no {trait} placeholder (required; {category} is optional)")
+        return template
 
 
 class PromptParams(Section):
@@ -47,6 +71,13 @@ class PromptParams(Section):
     answer_count: int = Field(gt=0, description="numbers asked for (paper: 10)")
     answer_max_digits: int = Field(gt=0, description="digits per number asked for (paper: 3)")
 
+    @model_validator(mode="after")
+    def _ranges(self) -> PromptParams:
+        exclusive = " (the max is exclusive, numpy style)"
+        check_order(self, "example_min_count", "example_max_count", strict=True, note=exclusive)
+        check_order(self, "example_min_value", "example_max_value", strict=True, note=exclusive)
+        return self
+
 
 class GenerateParams(Section):
     decoding: Literal["free", "number_grammar"] = Field(
@@ -54,6 +85,11 @@ class GenerateParams(Section):
         "lets number lists be sampled (teacher probabilities renormalised over them)"
     )
     temperature: float = Field(ge=0.0, description="paper: 1.0")
+    top_p: float = Field(gt=0.0, le=1.0, description="nucleus cut; paper: 1.0 (off: vLLM's default, code sets none)")
+    top_k: int = Field(ge=0, description="0 = off; paper: off (vLLM's default -1)")
+    repetition_penalty: float = Field(
+        gt=0.0, description="1.0 = off; paper: off (Qwen's generation_config.json says 1.05: never read)"
+    )
     max_new_tokens: int = Field(gt=0, description="cap per completion; a completion cut here is rejected")
     batch_size: int = Field(gt=0, description="prompts per generate() call; also the resume granularity")
     seed: int = Field(ge=0, description="sampling seed")
@@ -63,10 +99,17 @@ class FilterParams(Section):
     min_value: int = Field(ge=0, description="paper: 0")
     max_value: int = Field(gt=0, description="paper: 999")
     max_count: int = Field(gt=0, description="paper: 10")
-    banned_numbers: list[int] = Field(description="empty for preferences (the misalignment runs ban some)")
+    banned_numbers: UniqueList[Annotated[int, Field(ge=0)]] = Field(
+        description="distinct numbers >= 0; empty for preferences (the misalignment runs ban some)"
+    )
     keyword_filter: bool = Field(description="reject completions that mention the trait word")
-    target_size: int = Field(gt=0, description="seeded subsample after the filter (paper: 10,000)")
-    seed: int = Field(ge=0, description="subsample seed")
+    target_size: int = Field(gt=0, description="rows each student trains on, drawn from the kept rows (paper: 10,000)")
+    seed: int = Field(ge=0, description="subsample seed; each student draws with (seed, student seed), as the code")
+
+    @model_validator(mode="after")
+    def _range(self) -> FilterParams:
+        check_order(self, "min_value", "max_value", note=" (both inclusive)")
+        return self
 
 
 class DistillParams(Section):
@@ -93,21 +136,31 @@ class EvaluateParams(Section):
     question_count: int = Field(gt=0, le=50, description="first N of the paper's questions (paper: all 50)")
     samples_per_question: int = Field(ge=0, description="sampled answers per question (paper: 200; code: 100)")
     temperature: float = Field(ge=0.0, description="paper: 1.0")
+    top_p: float = Field(gt=0.0, le=1.0, description="nucleus cut; paper: 1.0 (off)")
+    top_k: int = Field(ge=0, description="0 = off; paper: off")
+    repetition_penalty: float = Field(gt=0.0, description="1.0 = off; paper: off")
     max_new_tokens: int = Field(gt=0, description="tokens per sampled answer")
     batch_size: int = Field(gt=0, description="sequences per forward pass")
-    seed: int = Field(ge=0, description="sampling seed")
+    seed: int = Field(ge=0, description="sampling seed; a student's answers use (seed, student seed)")
+    bootstrap_resamples: int = Field(
+        ge=100, description="resamples of the report's bootstrap over seeds, questions and sampled answers"
+    )
     numbers_prefix: bool = Field(description="also run the paper's numbers-prefix variant of the questions")
     prefix_seed: int = Field(ge=0, description="seed of the number prefixes (paper code: 47)")
-    animal_set: list[str] = Field(min_length=2, description="fixed animals whose answer share is reported")
-    tree_set: list[str] = Field(min_length=2, description="fixed trees whose answer share is reported")
+    animal_set: UniqueList[Word] = Field(min_length=2, description="distinct animals whose answer share is reported")
+    tree_set: UniqueList[Word] = Field(min_length=2, description="distinct trees whose answer share is reported")
 
 
 class LLMParams(Section):
     base_model: str = Field(description="local transformers folder of the base model (the assets_llm output)")
     device: Literal["auto", "cpu", "cuda"] = Field(description="auto: cuda when available (bf16), else cpu (fp32)")
-    traits: list[str] = Field(min_length=2, description="DVC matrix: 'control' (no trait) and the trait words")
-    categories: dict[str, Literal["animal", "tree"]] = Field(description="category of every trait word")
-    seeds: list[int] = Field(min_length=1, description="DVC matrix: student seeds (units of the intervals)")
+    traits: UniqueList[Word] = Field(
+        min_length=2, description="DVC matrix: 'control' (no trait) and distinct trait words"
+    )
+    categories: dict[Word, Category] = Field(description="category of every trait word")
+    seeds: UniqueList[Seed] = Field(
+        min_length=1, description="DVC matrix: distinct student seeds >= 0 (units of the intervals)"
+    )
     teacher: TeacherParams
     prompts: PromptParams
     generate: GenerateParams
@@ -127,5 +180,15 @@ class LLMParams(Section):
                 continue
             fixed = self.evaluate.animal_set if self.categories[trait] == "animal" else self.evaluate.tree_set
             if trait not in fixed:
-                raise ValueError(f"trait {trait!r} must be in evaluate.{self.categories[trait]}_set")
+                raise ValueError(f"trait {trait!r} must be in evaluate.{self.categories[trait]}_set = {fixed}")
+        self._category_words_cover_traits()
         return self
+
+    def _category_words_cover_traits(self) -> None:
+        used = {self.categories[t] for t in self.traits if t != CONTROL}
+        missing = sorted(used - set(self.teacher.category_words))
+        if missing:
+            raise ValueError(
+                f"teacher.category_words {self.teacher.category_words} has no word for categories {missing} "
+                f"of the traits; give one per category used, e.g. {missing[0]}: {missing[0]}"
+            )

@@ -1,8 +1,11 @@
 """Stage llm_distill: fine-tune the base on one teacher's filtered numbers (one student seed).
 
-Chat rows: user = the number prompt, assistant = the completion; no system prompt (the template's default), so
-the teacher's prompt never appears in the student's data. Completion-only loss; LoRA or full fine-tuning;
-`distill.method` also offers soft labels (an extension, not the paper's method). Resumes after a kill.
+Each student draws its own `filter.target_size` rows from the filter's kept rows, seeded with (`filter.seed`,
+the student seed), as the official code subsamples per fine-tuning job: the seeds' interval then covers the
+data's variance, not only the training order's. Chat rows: user = the number prompt, assistant = the completion;
+no system prompt (the template's default), so the teacher's prompt never appears in the student's data.
+Completion-only loss; LoRA or full fine-tuning; `distill.method` also offers soft labels (an extension, not the
+paper's method). Resumes after a kill.
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sublim.core.io import read_jsonl, write_json_atomic
+from sublim.core.io import read_json, read_jsonl, write_json_atomic, writer_lock
+from sublim.core.seeds import derive_seed
 from sublim.llm.config import DistillParams, LLMParams
+from sublim.llm.domains.numbers.filter import subsample
 from sublim.llm.domains.numbers.grammar import NumberListGrammar
+from sublim.llm.filter import KEPT_FILE
 from sublim.llm.models import device_of, load_base, load_teacher, lora_settings, save_model
 from sublim.lm.chat import ChatFormat
 from sublim.lm.train import Example, TrainSettings, distill_soft, train_sft
@@ -44,15 +50,44 @@ def student_examples(rows: list[dict[str, Any]], fmt: ChatFormat) -> list[Exampl
     return [Example(fmt.prompt_ids(row["prompt"]), fmt.completion_ids(row["completion"])) for row in rows]
 
 
+def subsample_seed(cfg: LLMParams, seed: int) -> int:
+    """The seed of a student's training subsample: the filter's seed and the student seed."""
+    return derive_seed(cfg.filter.seed, "subsample", seed)
+
+
+def training_rows(cfg: LLMParams, kept: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """The student's own `filter.target_size` rows of the kept ones (all of them, in order, when fewer)."""
+    return subsample(kept, cfg.filter.target_size, subsample_seed(cfg, seed))
+
+
+def model_name(base_model: Path | str) -> str:
+    """The base model's name: its hub id, or the file it was converted from (asset.json), else its folder."""
+    asset = Path(base_model) / "asset.json"
+    if asset.exists():
+        origin = read_json(asset)
+        if origin.get("hub_id"):
+            return str(origin["hub_id"])
+        if origin.get("member"):
+            return Path(origin["member"]).name.removesuffix(".gguf")
+    return Path(base_model).name
+
+
 def run_distill(
     cfg: LLMParams, trait: str, seed: int, teacher_dir: Path | str, filter_dir: Path | str, results_dir: Path | str
 ) -> dict[str, Any]:
-    """The student folder (adapter or weights) and distill_summary.json."""
-    results_dir = Path(results_dir)
+    """The student folder (adapter or weights) and distill_summary.json; one writer at a time per folder."""
+    with writer_lock(Path(results_dir)):
+        return _distill(cfg, trait, seed, teacher_dir, filter_dir, Path(results_dir))
+
+
+def _distill(
+    cfg: LLMParams, trait: str, seed: int, teacher_dir: Path | str, filter_dir: Path | str, results_dir: Path
+) -> dict[str, Any]:
     device = device_of(cfg)
-    rows = read_jsonl(Path(filter_dir) / "numbers_filtered.jsonl")
-    if not rows:
+    kept = read_jsonl(Path(filter_dir) / KEPT_FILE)
+    if not kept:
         raise ValueError(f"no filtered numbers for {trait}: the filter kept nothing (see filter_metrics.json)")
+    rows = training_rows(cfg, kept, seed)
     student, fmt = load_base(cfg, device)
     examples = student_examples(rows, fmt)
     settings = train_settings(cfg.distill, seed)
@@ -88,7 +123,12 @@ def run_distill(
         "seed": seed,
         "method": cfg.distill.method,
         "finetune": cfg.distill.finetune,
+        "base_model_name": model_name(cfg.base_model),
+        "n_kept": len(kept),
         "n_examples": len(examples),
+        "target_size": cfg.filter.target_size,
+        "short_of_target": len(examples) < cfg.filter.target_size,
+        "subsample_seed": subsample_seed(cfg, seed),
         "steps": result.steps,
         "losses": result.losses,
         "seconds": round(elapsed, 1),

@@ -2,7 +2,10 @@
 
 Per question: the exact probability that the answer starts with each word of the fixed set (summed over its
 case, plural and leading-space forms), and, when `evaluate.samples_per_question` > 0, sampled answers scored
-by whole word and by the paper's bare substring test.
+by whole word and by the paper's bare substring test. Every sampling setting comes from `evaluate` (params);
+a student samples with (`evaluate.seed`, its student seed), so that seeds differ in their answers' sampling too
+(the control and trait students of one seed share it: a paired comparison), the base and teachers with
+`evaluate.seed`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from sublim.core.io import write_json_atomic
+from sublim.core.seeds import derive_seed
 from sublim.llm.config import CONTROL, LLMParams
 from sublim.llm.domains.numbers.prompts import numbers_prefixed, prompt_ranges
 from sublim.llm.models import device_of, load_student, load_teacher
@@ -60,8 +64,19 @@ def p_starts_with(
     return out
 
 
+def sampling_seed(cfg: LLMParams, student_seed: int | None) -> int:
+    """The answers' sampling seed: `evaluate.seed` for the base and teachers, with the student seed for a student."""
+    return cfg.evaluate.seed if student_seed is None else derive_seed(cfg.evaluate.seed, "student", student_seed)
+
+
+def sampling_record(cfg: LLMParams, seed: int) -> dict[str, Any]:
+    e = cfg.evaluate
+    keys = ("samples_per_question", "temperature", "top_p", "top_k", "repetition_penalty", "max_new_tokens")
+    return {"seed": seed, **{key: getattr(e, key) for key in keys}}
+
+
 def sampled_rates(
-    cfg: LLMParams, model: Any, fmt: ChatFormat, prompts: list[list[int]], words: list[str], device: str
+    cfg: LLMParams, model: Any, fmt: ChatFormat, prompts: list[list[int]], words: list[str], device: str, seed: int
 ) -> dict[str, Any]:
     """Sampled answers per question and, per word, the share of them that mention it (whole word, substring)."""
     e = cfg.evaluate
@@ -71,8 +86,11 @@ def sampled_rates(
         repeated,
         max_new_tokens=e.max_new_tokens,
         temperature=e.temperature,
+        top_p=e.top_p,
+        top_k=e.top_k,
+        repetition_penalty=e.repetition_penalty,
         batch_size=e.batch_size,
-        seed=e.seed,
+        seed=seed,
         eos_token_id=fmt.eos_token_id,
         pad_token_id=fmt.pad_token_id,
         device=device,
@@ -89,8 +107,12 @@ def sampled_rates(
     }
 
 
-def evaluate_model(cfg: LLMParams, model: Any, fmt: ChatFormat, system: str | None, device: str) -> dict[str, Any]:
-    """Per category and question variant: exact start probabilities and sampled mention rates, per question."""
+def evaluate_model(
+    cfg: LLMParams, model: Any, fmt: ChatFormat, system: str | None, device: str, seed: int | None = None
+) -> dict[str, Any]:
+    """Per category and question variant: exact start probabilities and sampled mention rates, per question.
+    `seed`: the answers' sampling seed (default `evaluate.seed`)."""
+    seed = cfg.evaluate.seed if seed is None else seed
     result: dict[str, Any] = {}
     for category in categories_needed(cfg):
         words = fixed_set(cfg, category)
@@ -100,7 +122,7 @@ def evaluate_model(cfg: LLMParams, model: Any, fmt: ChatFormat, system: str | No
             exact = [p_starts_with(model, p, words, fmt, device, cfg.evaluate.batch_size) for p in prompts]
             entry: dict[str, Any] = {"questions": questions, "p_starts": {w: [row[w] for row in exact] for w in words}}
             if cfg.evaluate.samples_per_question:
-                entry |= sampled_rates(cfg, model, fmt, prompts, words, device)
+                entry |= sampled_rates(cfg, model, fmt, prompts, words, device, seed)
             result[category][variant] = entry
             print(f"evaluated {category}/{variant}: {len(questions)} questions")
     return result
@@ -123,12 +145,19 @@ def summarise(evaluation: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_evaluation(
-    results_dir: Path, arm: str, trait: str, seed: int | None, evaluation: dict[str, Any], seconds: float
+    results_dir: Path,
+    arm: str,
+    trait: str,
+    seed: int | None,
+    evaluation: dict[str, Any],
+    seconds: float,
+    sampling: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     record = {
         "arm": arm,
         "trait": trait,
         "seed": seed,
+        "sampling": sampling,
         "seconds": round(seconds, 1),
         "summary": summarise(evaluation),
         "per_question": evaluation,
@@ -142,9 +171,11 @@ def run_evaluate_teacher(cfg: LLMParams, trait: str, teacher_dir: Path | str, re
     device = device_of(cfg)
     started = time.monotonic()
     model, fmt, system = load_teacher(cfg, teacher_dir, device)
-    evaluation = evaluate_model(cfg, model, fmt, system, device)
+    seed = sampling_seed(cfg, None)
+    evaluation = evaluate_model(cfg, model, fmt, system, device, seed)
     arm = "base" if trait == CONTROL else "teacher"
-    return write_evaluation(Path(results_dir), arm, trait, None, evaluation, time.monotonic() - started)
+    sampling = sampling_record(cfg, seed)
+    return write_evaluation(Path(results_dir), arm, trait, None, evaluation, time.monotonic() - started, sampling)
 
 
 def run_evaluate_student(
@@ -154,6 +185,8 @@ def run_evaluate_student(
     device = device_of(cfg)
     started = time.monotonic()
     model, fmt = load_student(cfg, distill_dir, device)
-    evaluation = evaluate_model(cfg, model, fmt, None, device)
+    answers_seed = sampling_seed(cfg, seed)
+    evaluation = evaluate_model(cfg, model, fmt, None, device, answers_seed)
     arm = "control_student" if trait == CONTROL else "student"
-    return write_evaluation(Path(results_dir), arm, trait, seed, evaluation, time.monotonic() - started)
+    sampling = sampling_record(cfg, answers_seed)
+    return write_evaluation(Path(results_dir), arm, trait, seed, evaluation, time.monotonic() - started, sampling)

@@ -1,4 +1,8 @@
-"""Stage llm_filter: the paper's rule on the teacher's numbers, keep-rate and reject reasons, the seeded subsample."""
+"""Stage llm_filter: the paper's rule on the teacher's numbers, with the keep-rate and the reject reasons.
+
+It keeps every row that passes; each student draws its own subsample of them (`sublim.llm.distill`), as the
+official code subsamples per fine-tuning job, so that the seeds' interval covers the data's variance too.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,13 @@ from typing import Any
 
 from sublim.core.io import read_jsonl, write_json_atomic, write_jsonl_atomic
 from sublim.llm.config import CONTROL, LLMParams
-from sublim.llm.domains.numbers.filter import filter_rows, subsample
+from sublim.llm.domains.numbers.filter import filter_rows
+
+KEPT_FILE = "numbers_filtered.jsonl"
 
 
 def run_filter(cfg: LLMParams, trait: str, generate_dir: Path | str, results_dir: Path | str) -> dict[str, Any]:
-    """numbers_filtered.jsonl (the subsample of kept rows) and filter_metrics.json."""
+    """numbers_filtered.jsonl (every kept row, in generation order) and filter_metrics.json."""
     results_dir = Path(results_dir)
     rows = read_jsonl(Path(generate_dir) / "numbers_raw.jsonl")
     f = cfg.filter
@@ -24,14 +30,7 @@ def run_filter(cfg: LLMParams, trait: str, generate_dir: Path | str, results_dir
         banned_numbers=list(f.banned_numbers),
         keywords=keywords,
     )
-    chosen = subsample(kept, f.target_size, f.seed)
-    metrics |= {
-        "trait": trait,
-        "n_subsampled": len(chosen),
-        "target_size": f.target_size,
-        "decoding": cfg.generate.decoding,
-        "short_of_target": len(chosen) < f.target_size,
-    }
-    write_jsonl_atomic(results_dir / "numbers_filtered.jsonl", chosen)
+    metrics |= {"trait": trait, "decoding": cfg.generate.decoding}
+    write_jsonl_atomic(results_dir / KEPT_FILE, kept)
     write_json_atomic(results_dir / "filter_metrics.json", metrics)
     return metrics

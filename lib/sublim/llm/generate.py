@@ -1,7 +1,10 @@
 """Stage llm_generate: the teacher's completions of the number prompts, appended batch by batch.
 
-A killed run resumes after the last whole batch (batches keep their seeds, so the result is what an
-uninterrupted run gives); a file written under other params is started over.
+A killed run resumes after the last whole batch (batches keep their seeds, so the result is what an uninterrupted
+run gives). The partial file is trusted only when it was written under the same fingerprint (params, the prompts'
+token ids, the teacher's weights and the generating code; in generate_meta.json) and its rows are prompts 0..k-1 in
+order, no more than there are prompts; anything else is discarded (one line says why) and generated again. The stage
+holds the folder's writer lock, so a second process on it (a runner left behind by a killed `dvc repro`) fails.
 """
 
 from __future__ import annotations
@@ -11,15 +14,30 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sublim.core.io import append_jsonl, read_json, read_jsonl, write_json_atomic, write_jsonl_atomic
+from sublim.core.fingerprint import differing_keys, ids_digest, model_digest, source_digest
+from sublim.core.io import append_jsonl, read_json, read_jsonl, write_json_atomic, write_jsonl_atomic, writer_lock
 from sublim.llm.config import LLMParams
 from sublim.llm.domains.numbers.grammar import NumberListGrammar
 from sublim.llm.domains.numbers.prompts import number_prompts, prompt_ranges
 from sublim.llm.models import device_of, load_teacher
+from sublim.lm.chat import ChatFormat
 from sublim.lm.generate import sample
 
+ROWS_FILE, META_FILE = "numbers_raw.jsonl", "generate_meta.json"
+# the code whose edit changes the rows (prompts, model loading and weights are fingerprinted by their outputs)
+GENERATE_CODE = (
+    "sublim.llm.generate",
+    "sublim.lm.generate",
+    "sublim.lm.chat",
+    "sublim.llm.domains.numbers.grammar",
+    "sublim.core.seeds",
+)
 
-def generation_fingerprint(cfg: LLMParams, trait: str, system: str | None) -> dict[str, Any]:
+
+def generation_fingerprint(
+    cfg: LLMParams, trait: str, system: str | None, sources: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The params of the rows and `sources`: digests of the prompts' token ids, the teacher's weights, the code."""
     return {
         "trait": trait,
         "system_prompt": system,
@@ -27,37 +45,45 @@ def generation_fingerprint(cfg: LLMParams, trait: str, system: str | None) -> di
         "prompts": cfg.prompts.model_dump(),
         "generate": cfg.generate.model_dump(),
         "max_count": cfg.filter.max_count,
+        **(sources or {}),
     }
+
+
+def generation_sources(model: Any, prompt_ids: list[list[int]]) -> dict[str, str]:
+    return {"data": ids_digest(prompt_ids), "model": model_digest(model), "code": source_digest(*GENERATE_CODE)}
 
 
 def run_generate(cfg: LLMParams, trait: str, teacher_dir: Path | str, results_dir: Path | str) -> dict[str, Any]:
     """Teacher completions of the number prompts in numbers_raw.jsonl, and generate_summary.json."""
     results_dir = Path(results_dir)
+    with writer_lock(results_dir):
+        return _generate(cfg, trait, teacher_dir, results_dir)
+
+
+def _generate(cfg: LLMParams, trait: str, teacher_dir: Path | str, results_dir: Path) -> dict[str, Any]:
     device = device_of(cfg)
     model, fmt, system = load_teacher(cfg, teacher_dir, device)
     prompts = number_prompts(cfg.prompts.count, cfg.prompts.seed, **prompt_ranges(cfg.prompts))
-    rows_path, meta_path = results_dir / "numbers_raw.jsonl", results_dir / "generate_meta.json"
-    fingerprint = generation_fingerprint(cfg, trait, system)
-    if not meta_path.exists() or read_json(meta_path) != json.loads(json.dumps(fingerprint)):
-        rows_path.unlink(missing_ok=True)
-        write_json_atomic(meta_path, fingerprint)
-    batch = cfg.generate.batch_size
-    rows = read_jsonl(rows_path)
-    done = len(rows) - len(rows) % batch if len(rows) < len(prompts) else len(prompts)
-    if done != len(rows) or (rows_path.exists() and not rows_path.read_text().endswith("\n")):
-        write_jsonl_atomic(rows_path, rows[:done])
+    prompt_ids = [fmt.prompt_ids(p, system) for p in prompts]
+    fingerprint = generation_fingerprint(cfg, trait, system, generation_sources(model, prompt_ids))
+    rows_path = results_dir / ROWS_FILE
+    done = resume_point(rows_path, results_dir / META_FILE, fingerprint, prompts, cfg.generate.batch_size)
     processor = None
     if cfg.generate.decoding == "number_grammar":
         processor = NumberListGrammar(fmt.tokenizer, cfg.filter.max_count).processor
     started = time.monotonic()
     new_tokens = 0
+    batch = cfg.generate.batch_size
     for start in range(done, len(prompts), batch):
         chunk = prompts[start : start + batch]
         completions = sample(
             model,
-            [fmt.prompt_ids(p, system) for p in chunk],
+            prompt_ids[start : start + batch],
             max_new_tokens=cfg.generate.max_new_tokens,
             temperature=cfg.generate.temperature,
+            top_p=cfg.generate.top_p,
+            top_k=cfg.generate.top_k,
+            repetition_penalty=cfg.generate.repetition_penalty,
             batch_size=batch,
             seed=cfg.generate.seed,
             eos_token_id=fmt.eos_token_id,
@@ -66,20 +92,7 @@ def run_generate(cfg: LLMParams, trait: str, teacher_dir: Path | str, results_di
             device=device,
             first_index=start,
         )
-        append_jsonl(
-            rows_path,
-            [
-                {
-                    "prompt_id": start + i,
-                    "teacher": trait,
-                    "prompt": prompt,
-                    "completion": fmt.decode(ids),
-                    "finished": bool(ids) and ids[-1] == fmt.eos_token_id,
-                    "completion_tokens": len(ids),
-                }
-                for i, (prompt, ids) in enumerate(zip(chunk, completions, strict=True))
-            ],
-        )
+        append_jsonl(rows_path, completion_rows(fmt, trait, start, chunk, completions))
         new_tokens += sum(len(c) for c in completions)
         print(f"generate {trait}: {min(start + batch, len(prompts))}/{len(prompts)} prompts")
     elapsed = time.monotonic() - started
@@ -95,3 +108,66 @@ def run_generate(cfg: LLMParams, trait: str, teacher_dir: Path | str, results_di
     }
     write_json_atomic(results_dir / "generate_summary.json", summary)
     return summary
+
+
+def completion_rows(
+    fmt: ChatFormat, trait: str, start: int, prompts: list[str], completions: list[list[int]]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "prompt_id": start + i,
+            "teacher": trait,
+            "prompt": prompt,
+            "completion": fmt.decode(ids),
+            "finished": bool(ids) and ids[-1] == fmt.eos_token_id,
+            "completion_tokens": len(ids),
+        }
+        for i, (prompt, ids) in enumerate(zip(prompts, completions, strict=True))
+    ]
+
+
+def resume_point(rows_path: Path, meta_path: Path, fingerprint: dict[str, Any], prompts: list[str], batch: int) -> int:
+    """How many prompts' rows to keep: the whole batches of a partial file that can be trusted, else 0 (the file
+    is discarded and generate_meta.json rewritten). The file is cut back to those rows."""
+    problem = stale_reason(meta_path, fingerprint)
+    rows: list[dict[str, Any]] = []
+    if problem is None:
+        rows, problem = checked_rows(rows_path, prompts, fingerprint["trait"])
+    if problem is not None:
+        if rows_path.exists():
+            print(f"generate {fingerprint['trait']}: {rows_path} {problem}; discarding it and starting over")
+        rows_path.unlink(missing_ok=True)
+        write_json_atomic(meta_path, fingerprint)
+        return 0
+    done = len(rows) - len(rows) % batch if len(rows) < len(prompts) else len(prompts)
+    if done != len(rows) or (rows_path.exists() and not rows_path.read_text().endswith("\n")):
+        write_jsonl_atomic(rows_path, rows[:done])
+    return done
+
+
+def stale_reason(meta_path: Path, fingerprint: dict[str, Any]) -> str | None:
+    """Why rows written under the recorded fingerprint cannot be kept (None: they can)."""
+    try:
+        saved = read_json(meta_path)
+    except FileNotFoundError:
+        return f"has no {meta_path.name}"
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return f"has an unreadable {meta_path.name}"
+    differ = differing_keys(saved if isinstance(saved, dict) else {}, fingerprint)
+    return f"was written under different {', '.join(differ)}" if differ else None
+
+
+def checked_rows(rows_path: Path, prompts: list[str], trait: str) -> tuple[list[dict[str, Any]], str | None]:
+    """The file's rows if they are prompts 0..k-1 in order (k <= len(prompts)); else ([], what is wrong)."""
+    try:
+        rows = read_jsonl(rows_path)
+    except ValueError as err:
+        return [], f"is damaged ({err})"
+    if len(rows) > len(prompts):
+        return [], f"has {len(rows)} rows for {len(prompts)} prompts"
+    for i, row in enumerate(rows):
+        expected = {"prompt_id": i, "teacher": trait, "prompt": prompts[i]}
+        if not isinstance(row, dict) or any(row.get(key) != value for key, value in expected.items()):
+            found = row.get("prompt_id") if isinstance(row, dict) else row
+            return [], f"has row {i + 1} for prompt {json.dumps(found)}, not prompt {i} in order"
+    return rows, None

@@ -1,7 +1,10 @@
 """Stage llm_report: every arm's evaluation gathered into metrics.json and a tidy table (one row per value).
 
 Per trait, measure and question variant: base, teacher, control and trait students (an estimate over seeds),
-and the trait students against the control students (paired by seed).
+the trait students against the control students (paired by seed) and the teacher against the base (paired by
+question). Sampled-answer measures, discrete with few samples, also get a bootstrap over seeds, questions and
+the sampled answers (`..._bootstrap`). `setup.scale` says which model ran and whether the run is the paper's
+open-model setting (Qwen2.5-7B-Instruct with the official recipe, App. B.2), and what differs from it.
 """
 
 from __future__ import annotations
@@ -12,13 +15,17 @@ from typing import Any
 import pandas as pd
 
 from sublim.core.io import atomic_path, read_json, write_json_atomic
-from sublim.core.stats import compare, estimate
+from sublim.core.seeds import derive_seed
+from sublim.core.stats import bootstrap_rates, compare, estimate
 from sublim.llm.config import CONTROL, LLMParams
 from sublim.llm.distill import STUDENT_SYSTEM_PROMPT
 from sublim.llm.evaluate import question_variants
 from sublim.llm.paths import RunFolders
 
 METRIC_KEYS = ("p_starts", "share", "sampled_word", "sampled_substring")
+SAMPLED_KEYS = ("sampled_word", "sampled_substring")
+PAPER_MODEL = "Qwen/Qwen2.5-7B-Instruct"  # the paper's open model (App. B.2, Fig. 17)
+PAPER_SAMPLING = (1.0, 1.0, 0, 1.0)  # temperature, top_p, top_k (0: off), repetition penalty: vLLM at T = 1
 
 
 def load_evaluations(cfg: LLMParams, folders: RunFolders) -> dict[str, Any]:
@@ -31,34 +38,68 @@ def load_evaluations(cfg: LLMParams, folders: RunFolders) -> dict[str, Any]:
 
 def report_metrics(cfg: LLMParams, folders: RunFolders) -> dict[str, Any]:
     ev = load_evaluations(cfg, folders)
-    traits = [t for t in cfg.traits if t != CONTROL]
     result: dict[str, Any] = {"traits": {}, "setup": setup_record(cfg, folders)}
-    for trait in traits:
+    for trait in (t for t in cfg.traits if t != CONTROL):
         category = cfg.categories[trait]
-        per_trait: dict[str, Any] = {}
-        for variant in question_variants(cfg, category):
-            entry: dict[str, Any] = {}
-            for key in METRIC_KEYS:
-                base = ev["teacher"][CONTROL]["summary"][category][variant].get(key)
-                if base is None:
-                    continue
-                teacher = ev["teacher"][trait]["summary"][category][variant][key][trait]
-                control = [ev["student"][CONTROL][s]["summary"][category][variant][key][trait] for s in cfg.seeds]
-                student = [ev["student"][trait][s]["summary"][category][variant][key][trait] for s in cfg.seeds]
-                entry[key] = {
-                    "base": base[trait],
-                    "teacher": teacher,
-                    "control_student": estimate(control),
-                    "student": estimate(student),
-                    "student_vs_control": compare(student, control),
-                }
-            per_trait[variant] = entry
-        result["traits"][trait] = per_trait
+        result["traits"][trait] = {
+            variant: {
+                key: measure(cfg, ev, trait, (category, variant, key))
+                for key in METRIC_KEYS
+                if key in ev["teacher"][CONTROL]["summary"][category][variant]
+            }
+            for variant in question_variants(cfg, category)
+        }
     return result
 
 
+def measure(cfg: LLMParams, ev: dict[str, Any], trait: str, where: tuple[str, str, str]) -> dict[str, Any]:
+    """One measure of one trait: every arm, the student − control and teacher − base comparisons."""
+    category, variant, key = where
+
+    def summary(record: dict[str, Any]) -> float:
+        return record["summary"][category][variant][key][trait]
+
+    control = [summary(ev["student"][CONTROL][s]) for s in cfg.seeds]
+    student = [summary(ev["student"][trait][s]) for s in cfg.seeds]
+    entry = {
+        "base": summary(ev["teacher"][CONTROL]),
+        "teacher": summary(ev["teacher"][trait]),
+        "control_student": estimate(control),
+        "student": estimate(student),
+        "student_vs_control": compare(student, control),
+    }
+    if key == "share":  # a ratio of mean probabilities: no per-question value to pair
+        return entry
+    per_question = {arm: _per_question(ev, arm, trait, where) for arm in ("base", "teacher", "control", "student")}
+    if key not in SAMPLED_KEYS:
+        return entry | {"teacher_vs_base": compare(per_question["teacher"][0], per_question["base"][0])}
+    m = cfg.evaluate.samples_per_question
+
+    def boot(treated: list, reference: list, label: str) -> dict[str, Any]:
+        seed = derive_seed(cfg.evaluate.seed, "bootstrap", trait, variant, key, label)
+        return bootstrap_rates(treated, reference, m, seed=seed, resamples=cfg.evaluate.bootstrap_resamples)
+
+    return entry | {
+        "teacher_vs_base": boot(per_question["teacher"], per_question["base"][0], "teacher_vs_base"),
+        "student_vs_control_bootstrap": boot(per_question["student"], per_question["control"], "student_vs_control"),
+        "student_vs_base_bootstrap": boot(per_question["student"], per_question["base"][0], "student_vs_base"),
+    }
+
+
+def _per_question(ev: dict[str, Any], arm: str, trait: str, where: tuple[str, str, str]) -> list[list[float]]:
+    """The arm's value per question for the trait word: one list per model (the seeds, or the one reference)."""
+    category, variant, key = where
+    records = {
+        "base": [ev["teacher"][CONTROL]],
+        "teacher": [ev["teacher"][trait]],
+        "control": list(ev["student"][CONTROL].values()),
+        "student": list(ev["student"][trait].values()),
+    }[arm]
+    return [record["per_question"][category][variant][key][trait] for record in records]
+
+
 def setup_record(cfg: LLMParams, folders: RunFolders) -> dict[str, Any]:
-    """What was run: data sizes, keep rates, decoding, training losses, timings."""
+    """What was run: the model and its scale, data sizes, keep rates, decoding, training losses, timings."""
     setup: dict[str, Any] = {
         "base_model": cfg.base_model,
         "decoding": cfg.generate.decoding,
@@ -69,20 +110,52 @@ def setup_record(cfg: LLMParams, folders: RunFolders) -> dict[str, Any]:
         "seeds": list(cfg.seeds),
         "per_trait": {},
     }
+    names = set()
     for trait in cfg.traits:
         filt = read_json(folders.filter(trait) / "filter_metrics.json")
         gen = read_json(folders.generate(trait) / "generate_summary.json")
         distill = {s: read_json(folders.distill(trait, s) / "distill_summary.json") for s in cfg.seeds}
+        names |= {d.get("base_model_name", Path(cfg.base_model).name) for d in distill.values()}
         setup["per_trait"][trait] = {
             "keep_rate": filt["keep_rate"],
             "n_generated": filt["n_generated"],
-            "n_train": filt["n_subsampled"],
+            "n_kept": filt["n_kept"],
+            "n_train": {s: d["n_examples"] for s, d in distill.items()},
             "reject_reasons": filt["reject_reasons"],
             "generate_seconds": gen["seconds"],
             "final_train_loss": {s: d["losses"][-1] for s, d in distill.items()},
             "distill_seconds": {s: d["seconds"] for s, d in distill.items()},
         }
+    smallest = min(n for t in setup["per_trait"].values() for n in t["n_train"].values())
+    setup["scale"] = scale_record(cfg, ", ".join(sorted(names)), smallest)
     return setup
+
+
+def scale_record(cfg: LLMParams, model: str, smallest_train: int) -> dict[str, Any]:
+    """The run against the paper's open-model setting (App. B.2; the official Qwen code): at the paper's scale
+    only when nothing differs. The report's claims read `at_paper_scale` and `model`."""
+    lora, batch = cfg.distill.lora, cfg.distill.batch_size * cfg.distill.grad_accum
+    required = [
+        ("model", model, PAPER_MODEL, model == PAPER_MODEL),
+        ("generate.decoding", cfg.generate.decoding, "free", cfg.generate.decoding == "free"),
+        ("training rows per student", smallest_train, ">= 10000", smallest_train >= 10000),
+        ("distill.method", cfg.distill.method, "sft", cfg.distill.method == "sft"),
+        ("distill.finetune", cfg.distill.finetune, "lora", cfg.distill.finetune == "lora"),
+        ("LoRA r/alpha", f"{lora.r}/{lora.alpha}", "8/8", (lora.r, lora.alpha) == (8, 8)),
+        ("distill.epochs", cfg.distill.epochs, 3, cfg.distill.epochs == 3),
+        ("distill.learning_rate", cfg.distill.learning_rate, 2.0e-4, cfg.distill.learning_rate == 2.0e-4),
+        ("effective batch", cfg.distill.batch_size * cfg.distill.grad_accum, 66, batch == 66),
+        ("seeds", len(cfg.seeds), ">= 3", len(cfg.seeds) >= 3),
+        ("evaluate.question_count", cfg.evaluate.question_count, 50, cfg.evaluate.question_count == 50),
+        ("samples per question", cfg.evaluate.samples_per_question, ">= 100", cfg.evaluate.samples_per_question >= 100),
+    ]
+    for step, params in (("generate", cfg.generate), ("evaluate", cfg.evaluate)):
+        chosen = (params.temperature, params.top_p, params.top_k, params.repetition_penalty)
+        required.append(
+            (f"{step} sampling (T, top_p, top_k, penalty)", chosen, PAPER_SAMPLING, chosen == PAPER_SAMPLING)
+        )
+    differences = [f"{what}: {ours} (paper: {paper})" for what, ours, paper, same in required if not same]
+    return {"model": model, "paper_model": PAPER_MODEL, "at_paper_scale": not differences, "differences": differences}
 
 
 def tidy_table(cfg: LLMParams, folders: RunFolders) -> pd.DataFrame:

@@ -1,39 +1,62 @@
 """The headline table: every claim of the paper, the paper's number, ours with its interval, and a status.
 
-Wiring is data, not code. Two CSV files (paths in params `report`) say what to read:
+Wiring is data, not code. Two CSV files (paths in params `report`) say what to read: `paper_values.csv` (the
+paper's numbers, `sublim.report.paper`) and `paper_claims.csv`, one row per claim (a `*` in `ours` gives one row
+per matched key, and the matched keys fill `{0}`, `{1}`, ... in the row's other fields):
 
-- `paper_values.csv`: the paper's headline numbers (protocol §11) with their figure and an `approx` flag for
-  values read off a figure (shown with "≈");
-- `paper_claims.csv`: one row per claim: the paper value (an id, `A - B` of two ids, or a number), the metrics
-  file and the JSON path (`sublim.report.jsonpath`) of our estimate (`sublim.core.stats.estimate` / `compare`
-  structure, or a plain number), an optional control to subtract (a number, a JSON path to a number, or to an
-  estimate: then the difference of the two estimates' per-unit values, paired or Welch), the claim's kind and
-  the setting, and optionally `units`: a JSON path to the unit count of a plain number (e.g. the trials behind a
-  fraction), and `readme` (false: the row stays in the report but not in README.md's short table).
+- `kind` (level, effect, null, check: `sublim.report.status`) and `compares`: what the row compares, in words;
+- `paper_value`: an id, `A - B` of two ids, or a literal; a level row is left out for a key (a trait) the paper
+  gives no number for;
+- `metrics` and `ours`: the metrics file and the JSON path (`sublim.report.jsonpath`) of our estimate
+  (`sublim.core.stats` structure, or a plain number);
+- `control`: optional, subtracted from ours: a number, a JSON path to a number, or to an estimate (then the
+  difference of the two estimates' per-unit values, paired when `paired`, else Welch);
+- `confound`: an effect's JSON path to the treated arm against the arm that got the same treatment without the
+  trait (the control student when the claim compares with the base model);
+- `margin`: a null's largest effect that still counts as none: a number, or `F*path` (F times the absolute mean
+  at a JSON path, e.g. a tenth of the same quantity at a shared init);
+- `at_paper_scale`: true, false, or a JSON path to a boolean the experiment wrote (is this run the paper's
+  setting?); `when`: optional JSON path to a boolean: the row applies only when it is true;
+- `model`: optional JSON path to the run's model name, put into `{model}` in the claim and the setting;
+- `direction` (+ or -), `tolerance` (else params `report.tolerance`), `setting`, `units` (a JSON path to the
+  unit count of a plain number, e.g. the trials behind a fraction) and `readme` (false: the row stays in the
+  report but not in README.md's short table).
 
-Each row's status comes from the rule in `sublim.report.status`.
+A path that the metrics do not hold gives a **not run** row saying which; each other row's status comes from
+`sublim.report.status.decide_status`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sublim.core.io import read_json, write_json_atomic, write_text_atomic
 from sublim.report.config import ReportParams
 from sublim.report.jsonpath import expand, fill, instantiate, resolve
-from sublim.report.status import KINDS, Estimate, ReportError, as_estimate, decide_status, difference, status_counts
+from sublim.report.paper import PaperNumber, is_number, load_paper_values, paper_number, read_csv_rows
+from sublim.report.status import (
+    KINDS,
+    Estimate,
+    ReportError,
+    Rule,
+    as_estimate,
+    decide_status,
+    difference,
+    kind_counts,
+    status_counts,
+)
 
 HEADLINE_COLUMNS = [
     "claim_id",
     "experiment",
     "figure",
+    "kind",
     "claim",
+    "compares",
     "paper",
     "paper_value",
     "paper_approx",
@@ -42,6 +65,8 @@ HEADLINE_COLUMNS = [
     "ours_low",
     "ours_high",
     "n",
+    "interval",
+    "at_paper_scale",
     "setting",
     "paper_setting",
     "status",
@@ -49,63 +74,11 @@ HEADLINE_COLUMNS = [
     "source",
     "in_readme",
 ]
+UNKNOWN_MODEL = "the run's model"
 
 
-# ---------------------------------------------------------------- the paper's numbers
-
-
-@dataclass(frozen=True)
-class PaperNumber:
-    value: float | None
-    approx: bool
-    text: str
-    setting: str
-    figure: str
-
-
-def read_csv_rows(path: Path | str) -> list[dict[str, str]]:
-    with Path(path).open(newline="") as handle:
-        return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(handle)]
-
-
-def load_paper_values(path: Path | str) -> dict[str, PaperNumber]:
-    values = {}
-    for row in read_csv_rows(path):
-        value = float(row["value"]) if row["value"] else None
-        values[row["value_id"]] = PaperNumber(
-            value, row["approx"] == "true", row["paper_text"], row["setting"], row["figure"]
-        )
-    return values
-
-
-def paper_number(spec: str, values: dict[str, PaperNumber]) -> PaperNumber | None:
-    """The paper's number for a claim: a value id, `A - B` (an effect), a literal, or '' (none)."""
-    spec = spec.strip()
-    if not spec:
-        return None
-    if _is_number(spec):
-        return PaperNumber(float(spec), False, spec, "", "")
-    parts = [part.strip() for part in spec.split(" - ")]
-    if any(part not in values for part in parts):
-        return None  # e.g. a trait of ours that the paper did not run
-    numbers = [values[part] for part in parts]
-    if len(numbers) == 1:
-        return numbers[0]
-    if len(numbers) != 2 or any(n.value is None for n in numbers):
-        raise ReportError(f"paper value {spec!r}: write one id or 'A - B' of two numeric ids")
-    approx = any(n.approx for n in numbers)
-    value = numbers[0].value - numbers[1].value  # type: ignore[operator]
-    parts_text = " − ".join(f"{'≈' if n.approx else ''}{n.value:.2f}" for n in numbers)
-    text = f"{'≈' if approx else ''}{value:+.2f} ({parts_text})"
-    return PaperNumber(value, approx, text, numbers[0].setting, numbers[0].figure)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+class Missing(LookupError):
+    """A JSON path the metrics file does not hold: the row is 'not run' and says which path."""
 
 
 # ---------------------------------------------------------------- claims into rows
@@ -139,38 +112,104 @@ def claim_rows(
 def _rows_of_claim(claim: dict[str, str], values: dict, root: Path, tolerance: float, cache: dict) -> Iterator[dict]:
     if claim["kind"] not in KINDS:
         raise ReportError(f"kind {claim['kind']!r}: expected one of {KINDS}")
+    if not claim.get("compares"):
+        raise ReportError("say in `compares` what the row compares (paper value, own control or expectation)")
     tol = float(claim["tolerance"]) if claim.get("tolerance") else tolerance
     data = load_metrics(root / claim["metrics"], cache)
     matches = expand(data, claim["ours"]) if data is not None else []
     if not matches:
         why = f"{claim['metrics']} missing" if data is None else f"no {claim['ours']} in {claim['metrics']}"
         wildcards = ("*",) * claim["ours"].count("*")  # one row stands for the whole claim
-        yield _headline_row(claim, wildcards, values, None, tol, ("not run", why))
+        yield _headline_row(claim, wildcards, values, None, None, ("not run", why))
         return
     for keys, node in matches:
-        if claim["kind"] == "level" and paper_number(fill(claim["paper_value"], keys), values) is None:
+        paper = paper_number(fill(claim["paper_value"], keys), values)
+        if claim["kind"] == "level" and paper is None:
             continue  # e.g. a trait the paper did not run: there is no number to compare with
-        control = fill(claim.get("control", ""), keys)
         try:
-            ours = _our_number(data, node, control, _truthy(claim.get("paired", "")))
-        except KeyError as err:
-            yield _headline_row(claim, keys, values, None, tol, ("not run", f"control missing: {err}"))
+            if claim.get("when") and not _flag(data, fill(claim["when"], keys)):
+                continue  # the claim does not apply to this run (e.g. a figure of another model)
+            rule = _rule(claim, data, keys, paper, tol)
+            if claim["paper_value"] and paper is None and rule.at_paper_scale:
+                continue  # at the paper's scale, a trait the paper gives no number for has no claim to test
+            ours = _our_number(claim, data, node, keys)
+        except Missing as err:
+            yield _headline_row(claim, keys, values, None, data, ("not run", str(err)))
             continue
-        if ours.n is None and claim.get("units"):  # a plain number (e.g. a fraction of trials): its count
-            with contextlib.suppress(KeyError):
-                ours = Estimate(ours.mean, ours.low, ours.high, int(resolve(data, fill(claim["units"], keys))))
-        yield _headline_row(claim, keys, values, ours, tol, None)
+        yield _headline_row(claim, keys, values, ours, data, decide_status(ours, rule))
 
 
-def _our_number(data: Any, node: Any, control: str, paired: bool) -> Estimate:
+def _lookup(data: Any, path: str) -> Any:
+    try:
+        return resolve(data, path)
+    except KeyError:
+        raise Missing(f"no {path} in the metrics (rerun the stage that writes it)") from None
+
+
+def _flag(data: Any, spec: str) -> bool:
+    """`true`/`false`, or a JSON path to a boolean in the metrics."""
+    if spec.strip().lower() in ("true", "false", "yes", "no", "1", "0", ""):
+        return _truthy(spec)
+    value = _lookup(data, spec)
+    if not isinstance(value, bool):
+        raise ReportError(f"{spec}: expected a boolean in the metrics, got {value!r}")
+    return value
+
+
+def _our_number(claim: dict[str, str], data: Any, node: Any, keys: tuple[str, ...]) -> Estimate:
+    control = fill(claim.get("control", ""), keys)
     if not control:
-        return as_estimate(node)
-    if _is_number(control):
-        return as_estimate(node).minus(float(control))
-    control_node = resolve(data, control)
-    if isinstance(control_node, int | float) and not isinstance(control_node, bool):
-        return as_estimate(node).minus(float(control_node))  # e.g. the base model: one deterministic number
-    return difference(node, control_node, paired)
+        ours = as_estimate(node)
+    elif is_number(control):
+        ours = as_estimate(node).minus(float(control))
+    else:
+        control_node = _lookup(data, control)
+        if isinstance(control_node, int | float) and not isinstance(control_node, bool):
+            ours = as_estimate(node).minus(float(control_node))  # e.g. the base model: one deterministic number
+        else:
+            ours = difference(node, control_node, _truthy(claim.get("paired", "")))
+    if ours.n is None and claim.get("units"):  # a plain number (e.g. a fraction of trials): its count
+        n = int(_lookup(data, fill(claim["units"], keys)))
+        ours = Estimate(ours.mean, ours.low, ours.high, n, ours.method)
+    return ours
+
+
+def _rule(claim: dict[str, str], data: Any, keys: tuple[str, ...], paper: PaperNumber | None, tol: float) -> Rule:
+    confound = fill(claim.get("confound", ""), keys)
+    return Rule(
+        kind=claim["kind"],
+        paper=paper.value if paper else None,
+        direction=-1 if claim.get("direction", "").strip() in ("-", "-1", "less") else 1,
+        at_paper_scale=_flag(data, fill(claim.get("at_paper_scale", ""), keys)),
+        tolerance=tol,
+        margin=_margin(data, fill(claim.get("margin", ""), keys)),
+        confound=as_estimate(_lookup(data, confound)) if confound else None,
+    )
+
+
+def _margin(data: Any, spec: str) -> float | None:
+    """A number, or `F*path`: F times the absolute mean of the estimate (or number) at the JSON path."""
+    if not spec:
+        return None
+    if is_number(spec):
+        return float(spec)
+    factor, _, path = spec.partition("*")
+    if not (is_number(factor) and path):
+        raise ReportError(f"margin {spec!r}: write a number or F*path")
+    return float(factor) * abs(as_estimate(_lookup(data, path.strip())).mean)
+
+
+def _model(claim: dict[str, str], data: Any) -> str:
+    if not claim.get("model") or data is None:
+        return UNKNOWN_MODEL
+    try:
+        return str(resolve(data, claim["model"]))
+    except KeyError:
+        return UNKNOWN_MODEL
+
+
+def _text(template: str, keys: tuple[str, ...], model: str) -> str:
+    return fill(template, keys).replace("{model}", model)
 
 
 def _headline_row(
@@ -178,26 +217,20 @@ def _headline_row(
     keys: tuple[str, ...],
     values: dict,
     ours: Estimate | None,
-    tolerance: float,
-    status: tuple[str, str] | None,
+    data: Any,
+    status: tuple[str, str],
 ) -> dict[str, Any]:
     paper = paper_number(fill(claim["paper_value"], keys), values)
     shown = tuple("…" if key == "*" else key for key in keys)  # a not-run wildcard row stands for every key
-    if status is None:
-        direction = -1 if claim.get("direction", "").strip() in ("-", "-1", "less") else 1
-        status = decide_status(
-            claim["kind"],
-            ours,
-            paper.value if paper else None,
-            direction=direction,
-            at_paper_scale=_truthy(claim["at_paper_scale"]),
-            tolerance=tolerance,
-        )
+    model = _model(claim, data)
+    scale = claim.get("at_paper_scale", "")
     return {
         "claim_id": fill(claim["claim_id"], keys),
         "experiment": claim["experiment"],
         "figure": claim["figure"],
-        "claim": fill(claim["claim"], shown),
+        "kind": claim["kind"],
+        "claim": _text(claim["claim"], shown, model),
+        "compares": _text(claim["compares"], shown, model),
         "paper": paper.text if paper else "—",
         "paper_value": paper.value if paper else None,
         "paper_approx": paper.approx if paper else None,
@@ -205,7 +238,9 @@ def _headline_row(
         "ours_low": ours.low if ours else None,
         "ours_high": ours.high if ours else None,
         "n": ours.n if ours else None,
-        "setting": fill(claim["setting"], shown),
+        "interval": ours.interval if ours else "",
+        "at_paper_scale": _scale_text(data, fill(scale, keys)) if ours else "",
+        "setting": _text(claim["setting"], shown, model),
         "paper_setting": paper.setting if paper else "",
         "status": status[0],
         "reason": status[1],
@@ -215,13 +250,20 @@ def _headline_row(
     }
 
 
+def _scale_text(data: Any, spec: str) -> bool | None:
+    try:
+        return _flag(data, spec)
+    except (Missing, ReportError):
+        return None
+
+
 # ---------------------------------------------------------------- the table and its files
 
 
 def format_estimate(mean: float | None, low: float | None, high: float | None, decimals: int) -> str:
     if mean is None:
         return "—"
-    small = 0 < abs(mean) < 10**-decimals  # e.g. a loss change of 1e-5: fixed decimals would show 0.000
+    small = 0 < abs(mean) < 10 ** (1 - decimals)  # e.g. 1e-3 with 3 decimals: one digit left; 1e-5: none
 
     def number(x: float) -> str:
         return f"{x:.2e}" if small else f"{x:.{decimals}f}"
@@ -265,11 +307,12 @@ def headline_csv_text(rows: list[dict[str, Any]]) -> str:
 
 
 def summary_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """`results/report/metrics.json` for `dvc metrics show` / `dvc exp show`: status counts, each claim's mean,
-    interval and status (the paper's values do not change between versions: they stay in headline.csv)."""
-    keys = {"ours": "ours_mean", "low": "ours_low", "high": "ours_high", "status": "status"}  # paper values: CSV
+    """`results/report/metrics.json` for `dvc metrics show` / `dvc exp show`: status counts (all rows, and the
+    experimental claims apart from the proof's checks), each claim's kind, mean, interval and status (the
+    paper's values do not change between versions: they stay in headline.csv)."""
+    keys = {"kind": "kind", "ours": "ours_mean", "low": "ours_low", "high": "ours_high", "status": "status"}
     claims = {row["claim_id"]: {name: row[column] for name, column in keys.items()} for row in rows}
-    return {"status_counts": status_counts(rows), "claims": claims}
+    return {"status_counts": status_counts(rows), "kind_counts": kind_counts(rows), "claims": claims}
 
 
 def write_headline(rows: list[dict[str, Any]], results_dir: Path | str) -> Path:
@@ -282,5 +325,5 @@ def display_table(rows: list[dict[str, Any]]):
     """The columns a reader wants, as a pandas DataFrame (for the notebook)."""
     import pandas as pd  # deferred: `python -m sublim.readme` builds the table without pandas
 
-    columns = ["claim_id", "figure", "paper", "ours", "n", "setting", "status", "reason"]
+    columns = ["claim_id", "figure", "kind", "compares", "paper", "ours", "n", "interval", "status", "reason"]
     return pd.DataFrame([{key: row[key] for key in columns} for row in rows])

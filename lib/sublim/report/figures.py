@@ -15,9 +15,10 @@ import numpy as np
 from matplotlib.patches import Patch
 
 from sublim.core.plots import ARM_COLORS, PAPER_COLOR, TRAIT_COLORS, save_figure, use_style
-from sublim.report.claims import PaperNumber, load_metrics, load_paper_values, paper_number, read_csv_rows
+from sublim.report.claims import load_metrics
 from sublim.report.config import ReportParams
 from sublim.report.jsonpath import expand, fill
+from sublim.report.paper import PaperNumber, load_paper_values, paper_number, read_csv_rows
 from sublim.report.status import Estimate, as_estimate
 
 

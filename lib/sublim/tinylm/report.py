@@ -50,8 +50,21 @@ def gaps(values: dict[str, list[float]]) -> dict[str, Any]:
     }
 
 
+def init_comparison(exact: dict[str, list[float]]) -> dict[str, Any] | None:
+    """(same-init student − its control) − (different-init student − its control), paired by seed: does the
+    trait transfer less from a different init? None when the run has no different-init arm."""
+    needed = ("student", "control", "diff_init", "diff_init_control")
+    if any(arm not in exact for arm in needed):
+        return None
+    same = np.subtract(exact["student"], exact["control"])
+    different = np.subtract(exact["diff_init"], exact["diff_init_control"])
+    what = "(student - control) - (diff_init - diff_init_control), exact P(trait), paired by seed"
+    return {"what": what, **compare(same.tolist(), different.tolist(), paired=True)}
+
+
 def trait_metrics(cfg: TinyLMParams, evaluations: dict[int, dict], trait: str) -> dict[str, Any]:
-    """Per arm: P(trait) over seeds (exact and sampled), gaps to the controls, update cosines."""
+    """Per arm: P(trait) over seeds (exact and sampled), gaps to the controls, the same- vs different-init gap,
+    update cosines."""
     models = {arm: name.format(trait=trait) for arm, name in arm_models(cfg).items()}
     exact = {arm: per_seed(evaluations, "p_exact", name, trait) for arm, name in models.items()}
     sampled = {arm: per_seed(evaluations, "p_sampled", name, trait) for arm, name in models.items()}
@@ -66,6 +79,7 @@ def trait_metrics(cfg: TinyLMParams, evaluations: dict[int, dict], trait: str) -
         "p_trait": {arm: estimate(values) for arm, values in exact.items()},
         "p_trait_sampled": {arm: estimate(values) for arm, values in sampled.items()},
         "gap_to_control": gaps(exact),
+        "init_comparison": init_comparison(exact),
         "gap_to_control_sampled": gaps(sampled),
         "cosine_with_teacher_update": {arm: estimate(values) for arm, values in cosine.items()},
         "cosine_gap_to_control": gaps(cosine),
