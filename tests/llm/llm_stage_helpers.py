@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sublim.llm import distill, evaluate, generate, report, teacher
+from sublim.llm import filter as number_filter
+from sublim.llm.paths import RunFolders
 from sublim.run import stage_values
 from sublim.sections import load_section, section_from_namespace, validate_section
 from sublim.stages import STAGES, fill
@@ -34,3 +37,44 @@ def stage_args(name: str, cfg, **matrix: Any) -> dict[str, Any]:
         "results_dir": Path(fill(stage.results_dir, matrix)),
         **{key: Path(path) if "{" not in path else path for key, path in stage.paths(matrix).items()},
     }
+
+
+# each stage's function called as its notebook calls it
+def run_teacher(cfg, trait):
+    a = stage_args("llm_teacher", cfg, trait=trait)
+    return teacher.run_teacher(a["cfg"], trait, a["results_dir"])
+
+
+def run_generate(cfg, trait):
+    a = stage_args("llm_generate", cfg, trait=trait)
+    return generate.run_generate(a["cfg"], trait, a["teacher_dir"], a["results_dir"])
+
+
+def run_filter(cfg, trait):
+    a = stage_args("llm_filter", cfg, trait=trait)
+    return number_filter.run_filter(a["cfg"], trait, a["generate_dir"], a["results_dir"])
+
+
+def run_distill(cfg, trait, seed, results_dir=None):
+    a = stage_args("llm_distill", cfg, trait=trait, seed=seed)
+    return distill.run_distill(
+        a["cfg"], trait, seed, a["teacher_dir"], a["filter_dir"], results_dir or a["results_dir"]
+    )
+
+
+def run_evaluate(cfg, trait, seed):
+    a = stage_args("llm_evaluate", cfg, trait=trait, seed=seed)
+    return evaluate.run_evaluate_student(a["cfg"], trait, seed, a["distill_dir"], a["results_dir"])
+
+
+def run_evaluate_teacher(cfg, trait):
+    a = stage_args("llm_evaluate_teacher", cfg, trait=trait)
+    return evaluate.run_evaluate_teacher(a["cfg"], trait, a["teacher_dir"], a["results_dir"])
+
+
+def run_report(cfg):
+    a = stage_args("llm_report", cfg)
+    folders = RunFolders(
+        *(a[k] for k in ("generate_dir", "filter_dir", "distill_dir", "teacher_eval_dir", "evaluate_dir"))
+    )
+    return a, folders, report.write_report(a["cfg"], folders, a["results_dir"], a["metrics_file"])

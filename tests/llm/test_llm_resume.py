@@ -15,36 +15,22 @@ from pathlib import Path
 
 import pytest
 import torch
-from llm_stage_helpers import stage_args, tiny_cfg
+from llm_stage_helpers import (
+    run_distill,
+    run_filter,
+    run_generate,
+    run_teacher,
+    stage_args,
+    tiny_cfg,
+)
 from safetensors.torch import load_file
 from transformers import LlamaForCausalLM
 
 from sublim.core.io import FolderLockedError, read_json, read_jsonl, write_jsonl_atomic
-from sublim.llm import distill, generate, teacher
-from sublim.llm import filter as number_filter
+from sublim.llm import distill, generate
 from sublim.llm.domains.numbers.filter import parse_response
 
 LIB = Path(__file__).resolve().parents[2] / "lib"
-
-
-def run_teacher(cfg, trait):
-    a = stage_args("llm_teacher", cfg, trait=trait)
-    return teacher.run_teacher(a["cfg"], trait, a["results_dir"])
-
-
-def run_generate(cfg, trait):
-    a = stage_args("llm_generate", cfg, trait=trait)
-    return generate.run_generate(a["cfg"], trait, a["teacher_dir"], a["results_dir"])
-
-
-def run_filter(cfg, trait):
-    a = stage_args("llm_filter", cfg, trait=trait)
-    return number_filter.run_filter(a["cfg"], trait, a["generate_dir"], a["results_dir"])
-
-
-def run_distill(cfg, trait, seed, results_dir):
-    a = stage_args("llm_distill", cfg, trait=trait, seed=seed)
-    return distill.run_distill(a["cfg"], trait, seed, a["teacher_dir"], a["filter_dir"], results_dir)
 
 
 def generated(cfg) -> tuple[Path, list[dict]]:

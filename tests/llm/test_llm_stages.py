@@ -7,54 +7,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from llm_stage_helpers import stage_args, tiny_cfg
+from llm_stage_helpers import (
+    run_distill,
+    run_evaluate,
+    run_evaluate_teacher,
+    run_filter,
+    run_generate,
+    run_report,
+    run_teacher,
+    stage_args,
+    tiny_cfg,
+)
 
 from sublim.core.io import read_json, read_jsonl
-from sublim.llm import distill, evaluate, figures, generate, report, teacher
-from sublim.llm import filter as number_filter
+from sublim.llm import figures, report
 from sublim.llm.models import load_teacher
-from sublim.llm.paths import RunFolders
 from sublim.sections import validate_section
-
-
-def run_teacher(cfg, trait):
-    a = stage_args("llm_teacher", cfg, trait=trait)
-    return teacher.run_teacher(a["cfg"], trait, a["results_dir"])
-
-
-def run_generate(cfg, trait):
-    a = stage_args("llm_generate", cfg, trait=trait)
-    return generate.run_generate(a["cfg"], trait, a["teacher_dir"], a["results_dir"])
-
-
-def run_filter(cfg, trait):
-    a = stage_args("llm_filter", cfg, trait=trait)
-    return number_filter.run_filter(a["cfg"], trait, a["generate_dir"], a["results_dir"])
-
-
-def run_distill(cfg, trait, seed, results_dir=None):
-    a = stage_args("llm_distill", cfg, trait=trait, seed=seed)
-    return distill.run_distill(
-        a["cfg"], trait, seed, a["teacher_dir"], a["filter_dir"], results_dir or a["results_dir"]
-    )
-
-
-def run_evaluate(cfg, trait, seed):
-    a = stage_args("llm_evaluate", cfg, trait=trait, seed=seed)
-    return evaluate.run_evaluate_student(a["cfg"], trait, seed, a["distill_dir"], a["results_dir"])
-
-
-def run_evaluate_teacher(cfg, trait):
-    a = stage_args("llm_evaluate_teacher", cfg, trait=trait)
-    return evaluate.run_evaluate_teacher(a["cfg"], trait, a["teacher_dir"], a["results_dir"])
-
-
-def run_report(cfg):
-    a = stage_args("llm_report", cfg)
-    folders = RunFolders(
-        *(a[k] for k in ("generate_dir", "filter_dir", "distill_dir", "teacher_eval_dir", "evaluate_dir"))
-    )
-    return a, folders, report.write_report(a["cfg"], folders, a["results_dir"], a["metrics_file"])
 
 
 @pytest.mark.slow
