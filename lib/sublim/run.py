@@ -203,10 +203,17 @@ def dvc_outputs(dvc_file: Path, name: str, matrix: dict[str, Any]) -> list[str]:
     return paths
 
 
-def declared_outputs(block: dict[str, Any]) -> list[str]:
-    """The paths of a dvc.yaml stage's outs, metrics and plots (an entry is a path, or {path: options})."""
+def output_entries(block: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(path, options) of a dvc.yaml stage's outs, metrics and plots (an entry is a path, or {path: options})."""
     entries = [entry for kind in ("outs", "metrics", "plots") for entry in block.get(kind) or []]
-    return [str(next(iter(entry)) if isinstance(entry, dict) else entry) for entry in entries]
+    return [
+        (str(next(iter(e))), next(iter(e.values())) or {}) if isinstance(e, dict) else (str(e), {}) for e in entries
+    ]
+
+
+def declared_outputs(block: dict[str, Any]) -> list[str]:
+    """The paths of a dvc.yaml stage's outs, metrics and plots."""
+    return [path for path, _ in output_entries(block)]
 
 
 def _remove_inside(root: Path, path: str) -> list[Path]:

@@ -22,7 +22,7 @@ from typing import Any
 import nbformat
 from ruamel.yaml import YAML
 
-from sublim.run import declared_outputs
+from sublim.run import declared_outputs, output_entries
 from sublim.stages import STAGES, VALID_PARAMS, Stage
 
 LIB = Path("lib")
@@ -131,12 +131,7 @@ def output_problems(stage: Stage, block: dict[str, Any]) -> list[str]:
 
 def not_persistent(block: dict[str, Any]) -> list[str]:
     """Outputs DVC would delete before the command starts (the runner clears them only after params passed)."""
-    entries = [entry for kind in ("outs", "metrics", "plots") for entry in block.get(kind) or []]
-    return [
-        str(next(iter(e)) if isinstance(e, dict) else e)
-        for e in entries
-        if not (isinstance(e, dict) and (next(iter(e.values())) or {}).get("persist"))
-    ]
+    return [path for path, options in output_entries(block) if not options.get("persist")]
 
 
 def stage_block(dvc: dict[str, Any], stage: Stage) -> dict[str, Any]:
