@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from sublim.core.io import write_json_atomic, writer_lock
 from sublim.llm.config import CONTROL, LLMParams
-from sublim.llm.distill import train_settings
 from sublim.llm.models import device_of, load_base, lora_settings, save_model
 from sublim.llm.traits.preference import finetuned_teacher_pairs, teacher_system_prompt
-from sublim.lm.train import Example, train_sft
+from sublim.lm.train import Example, TrainSettings, train_sft
 
 
 def category_of(cfg: LLMParams, trait: str) -> str | None:
@@ -53,17 +51,20 @@ def train_finetuned_teacher(cfg: LLMParams, trait: str, results_dir: Path) -> tu
     model, fmt = load_base(cfg, device)
     pairs = finetuned_teacher_pairs(trait, cfg.categories[trait])
     examples = [Example(fmt.prompt_ids(q), fmt.completion_ids(a)) for q, a in pairs]
-    ft = cfg.teacher.finetune
-    # the student's training recipe (sequence length, schedule, clipping, checkpoints) with the teacher's own
-    # step sizes and adapter, no weight decay
-    settings = replace(
-        train_settings(cfg.distill, seed=0),
+    ft, d = cfg.teacher.finetune, cfg.distill
+    settings = TrainSettings(
         learning_rate=ft.learning_rate,
         epochs=ft.epochs,
         batch_size=ft.batch_size,
         grad_accum=ft.grad_accum,
+        max_length=d.max_length,
+        seed=0,
+        warmup_steps=d.warmup_steps,
+        lr_schedule=d.lr_schedule,
+        max_grad_norm=d.max_grad_norm,
         weight_decay=0.0,
         lora=lora_settings(ft.lora),
+        checkpoint_every=d.checkpoint_every,
     )
     checkpoint = results_dir / "checkpoint"
     result = train_sft(
