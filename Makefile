@@ -8,6 +8,14 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 PY := $(VENV)/bin/python
+# bash for `pipefail`: a recipe that pipes `dvc repro` through a filter fails when dvc fails
+SHELL := bash
+.SHELLFLAGS := -o pipefail -c
+# `dvc repro` ends with "Use `dvc push` to send your updates to remote storage." whether or not a remote exists (no
+# DVC option turns it off): while none is configured, the line is dropped (append to a `dvc repro` command)
+NO_PUSH_ADVICE = $(if $(shell $(VENV)/bin/dvc remote list 2>/dev/null),,| sed -u '/^Use `dvc push` to send/d')
+# JupyterLab refuses to start as root (usual in a container) without --allow-root
+ALLOW_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: setup assets reproduce test lint format lab clean-results
 
@@ -25,11 +33,11 @@ $(VENV)/.setup-done: pyproject.toml
 # Fetch and verify the offline files, then build the model folder and MNIST arrays the tests also use.
 assets: setup
 	$(PY) -m sublim.assets
-	dvc repro assets_llm assets_mnist
+	dvc repro assets_llm assets_mnist $(NO_PUSH_ADVICE)
 
 # The README's results section is regenerated from the report's table after every run.
 reproduce: setup assets
-	dvc repro
+	dvc repro $(NO_PUSH_ADVICE)
 	$(PY) -m sublim.readme
 	@echo "Done. Results: README.md (section Results), results/report/html/report.html, \`dvc metrics show\`."
 
@@ -46,5 +54,6 @@ format: setup
 	$(VENV)/bin/ruff check --fix lib tests notebooks
 	$(VENV)/bin/ruff format lib tests
 
+# Served from the repository root: notebooks/ (the sources) and results/ (the executed copies, which rerun as they are)
 lab: setup
-	$(VENV)/bin/jupyter lab results/ notebooks/
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ALLOW_ROOT)

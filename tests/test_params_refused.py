@@ -238,7 +238,7 @@ def dvc_yaml(persist: bool) -> str:
       - demo
     outs:
       - {cached}
-      - out/run_record.json:
+      - results/records/demo.json:
           cache: false{keep}
     metrics:
       - out/metrics.json:
@@ -253,7 +253,8 @@ def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def snapshot(repo: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(repo)): p.read_bytes() for p in sorted((repo / "out").rglob("*")) if p.is_file()}
+    files = [*(repo / "out").rglob("*"), *(repo / "results/records").rglob("*")]
+    return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(files) if p.is_file()}
 
 
 @pytest.fixture
@@ -286,7 +287,7 @@ def misspell(repo: Path) -> None:
 def test_dvc_repro_single_stage_with_a_bad_key_leaves_every_output_intact(dvc_repo):
     repo = dvc_repo(persist=True)
     before = snapshot(repo)
-    assert set(before) == {"out/items.txt", "out/run_record.json", "out/metrics.json"}
+    assert set(before) == {"out/items.txt", "results/records/demo.json", "out/metrics.json"}
     misspell(repo)
     for args in (["repro", "-s", "demo"], ["repro", "demo", "--single-item"], ["repro", "--downstream", "demo"]):
         ran = dvc(repo, *args)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from sublim.profile import ProfileError, apply_profile, merge_into_yaml, read_profile
+from sublim.core.params import ParamsError
+from sublim.profile import ProfileError, apply_profile, main, merge_into_yaml, read_profile
 from sublim.sections import load_params
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,3 +50,17 @@ def test_profile_fails_fast_without_gpu_or_hub(tmp_path, monkeypatch):
         apply_profile("nope", params, directory=REPO / "profiles")
     with pytest.raises(ProfileError, match="does not have"):
         merge_into_yaml(before, {"llm": {"not_a_key": 1}})
+
+
+def test_a_key_given_twice_in_a_profile_is_refused_naming_it(tmp_path, capsys, monkeypatch):
+    """Plain YAML keeps the last value: the profile loader is params.yaml's, which refuses the duplicate."""
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles/twice.yaml").write_text("params:\n  llm:\n    seeds: [1]\n    seeds: [2]\n")
+    params = tmp_path / "params.yaml"
+    shutil.copy(REPO / "params.yaml", params)
+    before = params.read_text()
+    with pytest.raises(ParamsError, match=r"line 4: key 'params\.llm\.seeds' is given twice \(first on line 3\)"):
+        read_profile("twice", tmp_path / "profiles")
+    monkeypatch.chdir(tmp_path)
+    assert main(["twice", "--params", str(params), "--skip-checks"]) == 1
+    assert capsys.readouterr().err.count("\n") == 1 and params.read_text() == before

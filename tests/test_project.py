@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import tomllib
 
 import nbformat
@@ -59,3 +61,11 @@ def test_notebook_is_committed_without_outputs(repo_root, stage):
         if cell.cell_type == "code":
             assert not cell.outputs and cell.execution_count is None, f"{stage.notebook}: clear outputs"
     assert nb.metadata.get("kernelspec", {}).get("name") == "sublim"
+
+
+def test_make_lab_serves_the_repository_root_and_starts_as_root(repo_root):
+    """notebooks/ and results/ both served; JupyterLab refuses root (a container) without --allow-root."""
+    dry_run = ["make", "-n", "-o", ".venv/.setup-done", "-o", "setup", "lab"]
+    command = subprocess.run(dry_run, cwd=repo_root, capture_output=True, text=True, check=True).stdout
+    assert f'jupyter lab --ServerApp.root_dir="{repo_root}"' in command
+    assert ("--allow-root" in command) == (os.getuid() == 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from types import SimpleNamespace
 
 import nbformat
@@ -12,7 +13,9 @@ import yaml
 from sublim import run
 from sublim import sections as params
 from sublim.assets.files import AssetError
+from sublim.core.io import lock_holder, runner_lock
 from sublim.core.params import ParamsError
+from sublim.core.runtime import TIMINGS_FILE_VARIABLE
 from sublim.run import StageError, run_stage
 from sublim.stages import Stage
 
@@ -61,9 +64,29 @@ def test_runs_the_notebook_and_writes_executed_copy_and_run_record(demo):
     assert json.loads((demo / "results/demo/1/items.json").read_text()) == list(range(6))
     executed = nbformat.read(str(demo / "results/demo/1/demo.ipynb"), as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
-    record = json.loads((demo / "results/demo/1/run_record.json").read_text())
+    # the record is outside the results folder (a DVC output): a rerun with the same data keeps its hash
+    assert sorted(p.name for p in (demo / "results/demo/1").iterdir()) == ["demo.ipynb", "items.json"]
+    record = json.loads((demo / "results/records/demo-1.json").read_text())
     assert record["stage"] == "demo" and record["matrix"] == {"seed": 1} and record["wall_s"] >= 0
     assert {"torch", "papermill"} <= set(record["packages"]) and "git" in record
+
+
+@pytest.mark.slow
+def test_a_rerun_writes_the_same_executed_notebook_bytes(demo):
+    """Papermill's start and end times and durations are removed and the cells it inserts get fixed ids (the
+    executed copy is a cached DVC output); the parameters it records and each cell's status stay."""
+    executed = demo / "results/demo/1/demo.ipynb"
+    run_stage("demo", {"seed": 1})
+    first = executed.read_bytes()
+    run_stage("demo", {"seed": 1})
+    assert executed.read_bytes() == first
+    notebook = nbformat.reads(first.decode(), as_version=4)
+    assert notebook.metadata.papermill.parameters["n_items"] == 3
+    assert not set(run.RUN_TIME_FIELDS) & set(notebook.metadata.papermill)
+    for cell in notebook.cells:
+        assert run.RUN_TIME_CELL_METADATA not in cell.metadata
+        assert cell.metadata.papermill == {"exception": False, "status": "completed"}
+    assert notebook.cells[2].id == "injected-parameters-2"
 
 
 @pytest.mark.slow
@@ -74,6 +97,10 @@ def test_a_failing_cell_is_named_and_exits_nonzero(demo, capsys):
     assert "demo.ipynb failed in cell" in message and "ValueError: asked to fail" in message
     assert "cell 3 (from pathlib import Path)" in message
     assert "results/demo/0/demo.ipynb" in message
+    failed = nbformat.read(str(demo / "results/demo/0/demo.ipynb"), as_version=4)
+    assert failed.metadata.papermill.exception and "start_time" not in failed.metadata.papermill
+    banners = [cell.id for cell in failed.cells if "papermill-error-cell-tag" in cell.metadata.get("tags", [])]
+    assert banners and all(id.startswith("papermill-error-cell-tag-") for id in banners)
 
 
 def test_a_misspelt_key_stops_before_the_notebook_runs(demo, capsys):
@@ -138,7 +165,34 @@ def test_a_function_stage_gets_its_section_and_folder(monkeypatch, in_tmp_repo):
     (in_tmp_repo / "params.yaml").write_text(yaml.safe_dump(GOOD))
     run_stage("f")
     assert (in_tmp_repo / "out/marker.txt").read_text() == "3"
-    assert (in_tmp_repo / "out/run_record.json").exists()
+    assert [p.name for p in (in_tmp_repo / "out").iterdir()] == ["marker.txt"]
+    assert json.loads((in_tmp_repo / "results/records/f.json").read_text())["stage"] == "f"
+
+
+def test_a_stages_timings_go_to_its_run_record_not_its_folder_nor_its_printed_output(monkeypatch, in_tmp_repo, capsys):
+    monkeypatch.setattr(params, "SECTION_SCHEMAS", {"demo": "fixtures.demo_schema:DemoParams"})
+    monkeypatch.setattr(
+        run, "STAGES", {"f": Stage("f", "demo", "out", function="fixtures.demo_schema:write_marker_timed")}
+    )
+    (in_tmp_repo / "params.yaml").write_text(yaml.safe_dump(GOOD))
+    run_stage("f")
+    record = json.loads((in_tmp_repo / "results/records/f.json").read_text())
+    assert record["timings"] == {"marker_s": 2.0, "items_per_s": None, "extra_s": 1}
+    assert [p.name for p in (in_tmp_repo / "out").iterdir()] == ["marker.txt"]
+    assert "timings" not in capsys.readouterr().out
+    assert TIMINGS_FILE_VARIABLE not in os.environ  # set only while the stage runs (its temporary file is gone)
+
+
+@pytest.mark.slow
+def test_a_notebooks_timings_reach_the_run_record_and_stay_out_of_the_executed_copy(demo):
+    notebook = nbformat.read(str(demo / "demo.ipynb"), as_version=4)
+    code = "from sublim.core.runtime import report_timings\nreport_timings(items_s=0.25)"
+    notebook.cells.append(nbformat.v4.new_code_cell(code))
+    nbformat.write(notebook, str(demo / "demo.ipynb"))
+    run_stage("demo", {"seed": 0})
+    assert json.loads((demo / "results/records/demo-0.json").read_text())["timings"] == {"items_s": 0.2}
+    executed = nbformat.read(str(demo / "results/demo/0/demo.ipynb"), as_version=4)
+    assert "timings" not in json.dumps([c.get("outputs", []) for c in executed.cells])  # nothing printed
 
 
 def test_a_stage_needs_exactly_one_of_notebook_or_function():
@@ -155,7 +209,7 @@ def test_the_validation_stage_writes_a_constant_marker_and_no_run_record(monkeyp
     set_params(in_tmp_repo, n_items=5)
     run_stage("validate_params")
     assert marker.read_bytes() == first  # stages depending on it rerun only for their own changes
-    assert not (in_tmp_repo / "results/params/run_record.json").exists()
+    assert not (in_tmp_repo / "results/records").exists()
     set_params(in_tmp_repo, n_items=-1)
     with pytest.raises(ParamsError, match=r"demo\.n_items = -1"):
         run_stage("validate_params")
@@ -171,7 +225,7 @@ DVC_YAML = """stages:
     outs:
       - out/${item.seed}/marker.txt:
           persist: true
-      - out/${item.seed}/run_record.json:
+      - results/records/f-${item.seed}.json:
           cache: false
           persist: true
     metrics:
@@ -189,9 +243,9 @@ def under_dvc(monkeypatch, in_tmp_repo):
     monkeypatch.setattr(run, "STAGES", {"f": stage})
     (in_tmp_repo / "params.yaml").write_text(yaml.safe_dump(GOOD))
     (in_tmp_repo / "dvc.yaml").write_text(DVC_YAML)
-    for name in ("marker.txt", "run_record.json", "metrics.json", "other.txt"):
-        (in_tmp_repo / "out/1").mkdir(parents=True, exist_ok=True)
-        (in_tmp_repo / "out/1" / name).write_text("earlier run")
+    for name in ("out/1/marker.txt", "results/records/f-1.json", "out/1/metrics.json", "out/1/other.txt"):
+        (in_tmp_repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (in_tmp_repo / name).write_text("earlier run")
     monkeypatch.setenv("DVC_STAGE", "f@1")
     monkeypatch.setenv("DVC_ROOT", str(in_tmp_repo))
     return in_tmp_repo
@@ -213,7 +267,8 @@ def test_under_dvc_a_bad_key_leaves_the_outputs_in_place(under_dvc, capsys):
 def test_under_dvc_valid_params_remove_the_declared_outputs_before_the_stage_runs(under_dvc):
     run_stage("f", {"seed": 1})
     folder = under_dvc / "out/1"
-    assert (folder / "marker.txt").read_text() == "3" and (folder / "run_record.json").read_text() != "earlier run"
+    assert (folder / "marker.txt").read_text() == "3"
+    assert json.loads((under_dvc / "results/records/f-1.json").read_text())["matrix"] == {"seed": 1}
     assert not (folder / "metrics.json").exists()  # declared, not written by this stage: removed as DVC would
     assert (folder / "other.txt").read_text() == "earlier run"  # not a declared output: kept
 
@@ -223,6 +278,33 @@ def test_outside_dvc_or_for_a_resuming_stage_nothing_is_removed(under_dvc, monke
     monkeypatch.delenv("DVC_STAGE")
     run_stage("f", {"seed": 1})
     assert (under_dvc / "out/1/metrics.json").read_text() == "earlier run"
+
+
+def test_a_second_runner_on_the_folder_fails_before_removing_or_writing_anything(under_dvc, capsys):
+    """A runner left behind by a killed `dvc repro` still holds the folder: the new one stops in one line."""
+    with runner_lock(under_dvc / "out/1"):
+        assert run.main(["f", "seed=1"]) == 1
+    message = capsys.readouterr().err
+    assert message.startswith("sublim.run f: out/1 is being written by process") and message.count("\n") == 1
+    for name in ("out/1/marker.txt", "out/1/metrics.json", "results/records/f-1.json"):
+        assert (under_dvc / name).read_text() == "earlier run"
+
+
+def test_the_executed_notebook_is_written_while_the_runner_holds_the_folder(demo, monkeypatch):
+    """Papermill writes the executed copy into the results folder (at the start, as cells finish, on failure): only
+    the runner holding the folder's lock may, so a second runner cannot write its copy over the first one's."""
+    import papermill
+
+    holders = []
+
+    def fake_execute(notebook, output, **kwargs):
+        holders.append(lock_holder("results/demo/0", "run"))
+        nbformat.write(nbformat.v4.new_notebook(), output)
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    run_stage("demo", {"seed": 0})
+    assert holders == [os.getpid()]
+    assert lock_holder("results/demo/0", "run") is None  # released
 
 
 def test_an_output_outside_the_repository_or_an_unfilled_one_is_an_error(under_dvc):

@@ -12,10 +12,10 @@ import pytest
 
 from sublim import cells, wiring
 from sublim.sections import load_params, schema_for, section_from_namespace
-from sublim.stages import STAGES
+from sublim.stages import RECORDS, STAGES
 
 LIB = Path(__file__).resolve().parents[1] / "lib" / "sublim"
-FRONT_DOOR = {"run", "stages", "sections", "cells", "wiring", "readme", "profile"}
+FRONT_DOOR = {"run", "stages", "sections", "cells", "wiring", "readme", "profile", "plots"}
 # package -> the packages it may import from (besides itself)
 LAYERS = {
     "core": set(),
@@ -40,6 +40,34 @@ def test_the_wiring_check_sees_a_missing_module(repo_root, monkeypatch, tmp_path
     text = (repo_root / "dvc.yaml").read_text().replace("      - lib/sublim/llm/distill.py\n", "", 1)
     (tmp_path / "dvc.yaml").write_text(text)
     assert any("lib/sublim/llm/distill.py" in p for p in wiring.check(tmp_path / "dvc.yaml"))
+
+
+RECORD_ENTRY = "      - results/records/mnist.json:\n          persist: true\n          cache: false\n"
+
+
+def test_the_wiring_wants_each_run_record_declared_uncached_and_adds_a_missing_one(repo_root, monkeypatch, tmp_path):
+    monkeypatch.chdir(repo_root)
+    text = (repo_root / "dvc.yaml").read_text()
+    assert text.count(RECORD_ENTRY) == 1
+    dvc_file = tmp_path / "dvc.yaml"
+    dvc_file.write_text(text.replace(RECORD_ENTRY, RECORD_ENTRY.replace("          cache: false\n", "")))
+    assert (
+        "mnist: run record results/records/mnist.json must be `cache: false` (kept in git, never in a cached "
+        "folder)" in wiring.check(dvc_file)
+    )
+    dvc_file.write_text(text.replace(RECORD_ENTRY, ""))
+    assert "mnist: declared output results/records/mnist.json is not in dvc.yaml" in wiring.check(dvc_file)
+    wiring.rewrite(dvc_file)
+    assert wiring.check(dvc_file) == []
+
+
+def test_no_run_record_lies_in_a_stage_folder_or_is_read_by_a_stage():
+    """A record in a cached folder changes its hash on every rerun; one a stage reads reruns that stage."""
+    folders = [wiring.dvc_path(s.results_dir, s.matrix) for s in STAGES.values()]
+    for stage in (s for s in STAGES.values() if s.record):
+        record = wiring.record_output(stage)
+        assert record is not None and not any(record.startswith(folder + "/") for folder in folders), record
+        assert not any(dep.startswith(RECORDS) for dep in wiring.expected_deps(stage)), stage.name
 
 
 def test_imports_are_followed_through_modules_and_deferred_imports():

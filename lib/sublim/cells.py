@@ -1,11 +1,18 @@
-"""Writes each stage notebook's parameters cell from the stage registry and `params.yaml`.
+"""Writes each stage notebook's parameters cell from the stage registry and `params.yaml`, and the cell before it
+that makes the repository root the working folder.
 
     python -m sublim.cells            rewrite the cells (after adding a params key or a stage input)
-    python -m sublim.cells --check    exit 1 when a cell's names differ from what the stage is given
+    python -m sublim.cells --check    exit 1 when a cell's names differ from what the stage is given, or a
+                                      notebook's first code cell is not the root cell
 
 The cell holds literals only: the params keys the stage uses (with `params.yaml`'s values), the stage's matrix
 values (the first allowed value of each), its results folder and its input/output paths. Papermill replaces the
 cell's values with the stage's own when DVC runs it; the literals make the notebook runnable on its own.
+
+The paths are relative to the repository root, where papermill starts the kernel; JupyterLab starts it in the
+notebook's folder (an executed copy lies in results/...). So every notebook's first code cell (tagged `ROOT_TAG`)
+changes to the root, found by walking up to `dvc.yaml`: "Run all" works on an executed copy, and under papermill the
+cell changes nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +31,11 @@ from sublim.sections import load_params
 from sublim.stages import STAGES, Stage, fill
 
 HEADER = "# Parameters: written by `python -m sublim.cells` from params.yaml; papermill injects the run's values."
+ROOT_TAG = "repository-root"
+ROOT_CELL = """# Paths are relative to the repository root: work from it (JupyterLab starts in the notebook's folder).
+from sublim.core.runtime import work_from_repository_root
+
+work_from_repository_root()"""
 
 
 def example_values(stage: Stage, params_file: Path | str = DEFAULT_PARAMS_FILE) -> dict[str, Any]:
@@ -94,8 +106,31 @@ def parameters_cell(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return cells[0]
 
 
+def first_code_cell(notebook: nbformat.NotebookNode) -> int:
+    return next(i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code")
+
+
+def has_root_cell(notebook: nbformat.NotebookNode) -> bool:
+    """Whether the first code cell is the root cell, as `place_root_cell` writes it."""
+    cell = notebook.cells[first_code_cell(notebook)]
+    return ROOT_TAG in cell.metadata.get("tags", []) and cell.source == ROOT_CELL
+
+
+def place_root_cell(notebook: nbformat.NotebookNode) -> bool:
+    """Make the first code cell the root cell (rewriting a tagged one, else inserting one); True on a change."""
+    if has_root_cell(notebook):
+        return False
+    index = first_code_cell(notebook)
+    cell = notebook.cells[index]
+    if ROOT_TAG in cell.metadata.get("tags", []):
+        cell.source = ROOT_CELL
+    else:
+        notebook.cells.insert(index, nbformat.v4.new_code_cell(ROOT_CELL, metadata={"tags": [ROOT_TAG]}))
+    return True
+
+
 def update(stage: Stage, params_file: Path | str, check: bool) -> str | None:
-    """Rewrite (or check) one notebook's parameters cell; returns a problem description or None."""
+    """Rewrite (or check) one notebook's root and parameters cells; returns a problem description or None."""
     path = Path(stage.notebook)  # type: ignore[arg-type]
     notebook = nbformat.read(str(path), as_version=4)
     cell = parameters_cell(notebook)
@@ -105,10 +140,13 @@ def update(stage: Stage, params_file: Path | str, check: bool) -> str | None:
         expected = set(values)
         if declared != expected:
             return f"{path}: not given {sorted(declared - expected)}, not declared {sorted(expected - declared)}"
-        return None
+        return None if has_root_cell(notebook) else f"{path}: the first code cell is not the repository-root cell"
+    changed = place_root_cell(notebook)
     source = cell_source(values)
     if cell.source != source:
         cell.source = source
+        changed = True
+    if changed:
         nbformat.write(notebook, str(path))
     return None
 

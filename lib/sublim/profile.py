@@ -17,11 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
 from ruamel.yaml import YAML
 
 from sublim.core.io import write_text_atomic
-from sublim.core.params import DEFAULT_PARAMS_FILE, ParamsError
+from sublim.core.params import DEFAULT_PARAMS_FILE, ParamsError, read_yaml
 from sublim.sections import load_params
 
 PROFILES_DIR = Path("profiles")
@@ -32,12 +31,13 @@ class ProfileError(RuntimeError):
 
 
 def read_profile(name: str, directory: Path = PROFILES_DIR) -> dict[str, Any]:
-    """The profile with its parents merged in (parent first)."""
+    """The profile with its parents merged in (parent first); a key given twice in a profile is refused (ParamsError,
+    as in params.yaml)."""
     path = directory / f"{name}.yaml"
     if not path.exists():
         known = sorted(p.stem for p in directory.glob("*.yaml"))
         raise ProfileError(f"no profile {name!r} ({path} not found); known profiles: {known}")
-    profile = yaml.safe_load(path.read_text()) or {}
+    profile = read_yaml(path)
     unknown = set(profile) - {"extends", "requires", "params"}
     if unknown:
         raise ProfileError(f"{path}: unknown top-level keys {sorted(unknown)}; use extends, requires, params")

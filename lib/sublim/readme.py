@@ -21,6 +21,7 @@ from sublim.report.claims import headline_csv_text, headline_table
 from sublim.report.config import ReportParams
 from sublim.report.status import EXPERIMENTAL_KINDS, MIN_UNITS
 from sublim.sections import load_section
+from sublim.stages import RECORDS
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 TIMINGS_START, TIMINGS_END = "<!-- timings:start -->", "<!-- timings:end -->"
@@ -139,8 +140,8 @@ def render_timings(rows: list[dict[str, str]]) -> str:
     lines += [
         f"| **all stages** | **{sum(totals.values()) / 60:.1f} min** |",
         "",
-        f"Read from every stage's `run_record.json` (collected in `{PROVENANCE.as_posix()}`) of the last run, "
-        f"on {', '.join(devices)}; DVC's own checks and the Python start of each stage come on top.",
+        f"Read from the stages' run records in `{RECORDS}/` (collected in `{PROVENANCE.as_posix()}` when the report "
+        f"last ran), on {', '.join(devices)}; DVC's own checks and the Python start of each stage come on top.",
         "",
     ]
     return "\n".join(lines)

@@ -4,13 +4,18 @@
 
 1. validates the whole params file (any bad key anywhere stops the run before work starts);
 2. checks the DVC matrix values (`trait=owl seed=1`) against the lists in the stage's section;
-3. under DVC, removes the stage's outputs (DVC leaves them in place: see `clear_dvc_outputs`);
-4. runs the stage's notebook with papermill (explicit kernel; executed copy in the stage's results
-   folder), refusing parameters the notebook does not declare and declared ones it is not given,
-   or calls the stage's function;
-5. turns a failing cell, a refused params file or a missing asset into exit code 1 and one line that says
-   what to change (no traceback; an unexpected error keeps its traceback);
-6. writes `run_record.json` (git commit, packages, device, wall time) beside the results.
+3. takes the runner lock of the stage's results folder (`runner_lock`: a second runner on it fails at once) and,
+   holding it until the end:
+4. under DVC, removes the stage's outputs (DVC leaves them in place: see `clear_dvc_outputs`);
+5. runs the stage's notebook with papermill (explicit kernel; executed copy in the stage's results
+   folder, written only by the lock's holder, without the start and end times and durations papermill records:
+   the same run gives the same bytes), refusing parameters the notebook does not declare and declared ones it
+   is not given, or calls the stage's function;
+6. writes the run record (git commit, packages, device, wall time, the timings the stage reported with
+   `report_timings`) to `Stage.record_file()` in results/records, outside every cached output folder (so that a
+   rerun with the same data changes no folder's hash);
+7. turns a failing cell, a refused params file, a missing asset or a folder another runner holds into exit
+   code 1 and one line that says what to change (no traceback; an unexpected error keeps its traceback).
 """
 
 from __future__ import annotations
@@ -27,13 +32,22 @@ from typing import Any
 import yaml
 
 from sublim.assets.files import AssetError
-from sublim.core.io import write_json_atomic
+from sublim.core.io import FolderLockedError, runner_lock, write_json_atomic, write_text_atomic
 from sublim.core.params import DEFAULT_PARAMS_FILE, ParamsError, Section
-from sublim.core.runtime import run_record
+from sublim.core.runtime import collecting_timings, reported_timings, run_record
 from sublim.sections import load_params, load_section, section_from_namespace
 from sublim.stages import STAGES, Stage, fill
 
 KERNEL_NAME = "sublim"
+# The kernel's own log at errors only: ipykernel warns once per kernel (22 times a `dvc repro`) that its sockets to
+# papermill, on this machine, are unencrypted TCP.
+KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=ERROR",)
+# what papermill records of when a run happened: in the notebook's and each cell's `papermill` metadata (the
+# cell's `execution` metadata holds nbclient's message times only); the rest (parameters, exceptions) is kept
+RUN_TIME_FIELDS = ("start_time", "end_time", "duration")
+RUN_TIME_CELL_METADATA = "execution"
+# the cells papermill inserts, by their tag: each run gives them a random id, replaced by the tag and position
+INSERTED_CELL_TAGS = ("injected-parameters", "papermill-error-cell-tag")
 RUNNER_PARAMETERS = ("results_dir",)  # injected by the runner into every notebook (with its inputs/outputs)
 DVC_STAGE_VARIABLE = "DVC_STAGE"  # set by DVC for each stage command: `name`, or `name@values` in a matrix
 DVC_ROOT_VARIABLE = "DVC_ROOT"  # set by DVC: the repository root
@@ -44,7 +58,7 @@ class StageError(RuntimeError):
 
 
 # The errors that say what to change in one line; any other error is a bug and keeps its traceback.
-EXPECTED_ERRORS = (ParamsError, StageError, AssetError)
+EXPECTED_ERRORS = (ParamsError, StageError, AssetError, FolderLockedError)
 
 
 def parse_matrix(pairs: list[str]) -> dict[str, Any]:
@@ -128,8 +142,10 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict[str, Any], k
             kernel_name=kernel,
             progress_bar=False,
             cwd=str(Path.cwd()),
+            extra_arguments=list(KERNEL_ARGUMENTS),
         )
     except PapermillExecutionError as err:
+        make_executed_stable(output)
         number, first_line = _failing_cell(notebook, output)
         raise StageError(
             f"{notebook} failed in cell {number} ({first_line}): {err.ename}: {err.evalue}\n"
@@ -142,6 +158,25 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict[str, Any], k
                 f"(it registers the project's .venv as kernel {KERNEL_NAME!r})"
             ) from None
         raise
+    make_executed_stable(output)
+
+
+def make_executed_stable(executed: Path) -> None:
+    """Remove what changes between runs of the same notebook on the same data from its executed copy, atomically:
+    the times papermill writes (`RUN_TIME_FIELDS`, `RUN_TIME_CELL_METADATA`) and the random ids of the cells it
+    inserts (`INSERTED_CELL_TAGS`). The executed copy is a DVC output: a rerun must keep its hash."""
+    import nbformat
+
+    notebook = nbformat.read(str(executed), as_version=4)
+    for index, cell in enumerate(notebook.cells):
+        cell.metadata.pop(RUN_TIME_CELL_METADATA, None)
+        inserted = [tag for tag in cell.metadata.get("tags", []) if tag in INSERTED_CELL_TAGS]
+        if inserted and "id" in cell:
+            cell.id = f"{inserted[0]}-{index}"  # unique: papermill may insert two error banners
+    for metadata in (notebook.metadata, *(cell.metadata for cell in notebook.cells)):
+        for field in RUN_TIME_FIELDS:
+            metadata.get("papermill", {}).pop(field, None)
+    write_text_atomic(executed, nbformat.writes(notebook))
 
 
 def _failing_cell(notebook: Path, output: Path) -> tuple[int | str, str]:
@@ -253,15 +288,19 @@ def run_stage(
         check_notebook_parameters(Path(stage.notebook), parameters)
     elif stage.uses is not None:
         section = section_from_namespace(stage.section, stage_values(stage, section))  # type: ignore[arg-type]
-    clear_dvc_outputs(stage, matrix)
-    started = time.monotonic()
-    if stage.notebook:
-        notebook = Path(stage.notebook)
-        execute_notebook(notebook, results_dir / notebook.name, parameters, kernel)
-    else:
-        call_function(stage, section, results_dir)
-    if stage.record:
-        write_json_atomic(results_dir / "run_record.json", run_record(name, matrix, time.monotonic() - started))
+    # papermill writes the executed notebook into the folder: one runner at a time; the stage's timings
+    # (`report_timings`) go to its run record, not into its outputs
+    with runner_lock(results_dir), collecting_timings():
+        clear_dvc_outputs(stage, matrix)
+        started = time.monotonic()
+        if stage.notebook:
+            notebook = Path(stage.notebook)
+            execute_notebook(notebook, results_dir / notebook.name, parameters, kernel)
+        else:
+            call_function(stage, section, results_dir)
+        if stage.record:
+            record = run_record(name, matrix, time.monotonic() - started, timings=reported_timings())
+            write_json_atomic(fill(stage.record_file(), matrix), record)
     return results_dir
 
 

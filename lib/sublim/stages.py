@@ -14,6 +14,9 @@ the HTML export), which has nothing to show.
 - `reads`: what else the stage reads, by a path that params or code give (the base model, data tables, other
   experiments' metrics): DVC dependencies that are not passed in as folders.
 - `matrix` maps each DVC matrix variable to the params list (in the section) of its allowed values.
+- The runner writes each run's record (git commit, packages, device, wall time) to `record_file()`, one file per
+  stage run in `results/records`: outside every stage's results folder, so a rerun that writes the same data leaves
+  the folder's hash alone, and no stage depends on it (the report reads the records without declaring them).
 """
 
 from __future__ import annotations
@@ -37,11 +40,15 @@ class Stage:
     reads: tuple[str, ...] = ()  # files it reads by a path in params or code (assets, data tables, metrics)
     # its outputs are kept between runs and the stage continues from them, so the runner does not clear them
     resumes: bool = False
-    record: bool = True  # write run_record.json beside the results
+    record: bool = True  # write a run record (`record_file`)
 
     def __post_init__(self) -> None:
         if (self.notebook is None) == (self.function is None):
             raise ValueError(f"stage {self.name!r}: give exactly one of notebook= or function=")
+
+    def record_file(self) -> str:
+        """Path template of the run record, `results/records/<name>[-<matrix values>].json` (cache: false)."""
+        return f"{RECORDS}/{self.name}" + "".join(f"-{{{key}}}" for key in self.matrix) + ".json"
 
     def paths(self, matrix: dict[str, object]) -> dict[str, str]:
         """Inputs and outputs with the matrix values filled in (other placeholders kept)."""
@@ -60,6 +67,8 @@ def fill(template: str, values: dict[str, object]) -> str:
 
 # ---- where each stage writes (each path said once; inputs below refer to these names)
 VALID_PARAMS = "results/params"
+RECORDS = "results/records"
+MNIST, THEORY = "results/mnist", "results/theory"
 ASSETS_LLM, ASSETS_MNIST = "results/assets/llm", "results/assets/mnist"
 LLM_RUN = "results/llm/runs/{trait}"
 LLM_TEACHER, LLM_GENERATE, LLM_FILTER = f"{LLM_RUN}/teacher", f"{LLM_RUN}/generate", f"{LLM_RUN}/filter"
@@ -69,19 +78,12 @@ LLM_REPORT, LLM_METRICS = "results/llm/report", "results/llm/metrics.json"
 TINYLM = "results/tinylm"
 TINYLM_BASES, TINYLM_TEACHERS, TINYLM_NUMBERS = f"{TINYLM}/bases", f"{TINYLM}/teachers", f"{TINYLM}/numbers"
 TINYLM_STUDENTS, TINYLM_EVALUATION = f"{TINYLM}/students", f"{TINYLM}/evaluation"
+TINYLM_CONTROLS, TINYLM_IN_CONTEXT = f"{TINYLM}/controls", f"{TINYLM}/in_context"
 
 REPORT = "results/report"
 PAPER_DATA = "lib/sublim/data"
-EXPERIMENT_RECORDS = (
-    "results/mnist/metrics.json",
-    "results/mnist/run_record.json",
-    "results/theory/metrics.json",
-    "results/theory/run_record.json",
-    f"{TINYLM}/metrics.json",
-    f"{TINYLM}/report/run_record.json",
-    LLM_METRICS,
-    f"{LLM_REPORT}/run_record.json",
-)
+# what the report depends on: each experiment's metrics (it reads the run records too, not as a dependency)
+EXPERIMENT_METRICS = (f"{MNIST}/metrics.json", f"{THEORY}/metrics.json", f"{TINYLM}/metrics.json", LLM_METRICS)
 
 LLM_MODEL = ("base_model", "device")
 FILTER_RULE = ("min_value", "max_value", "max_count", "banned_numbers", "keyword_filter")
@@ -122,27 +124,17 @@ _STAGES = [
         reads=tuple(f"lib/{s.split(':')[0].replace('.', '/')}.py" for s in SECTION_SCHEMAS.values()),
         record=False,
     ),
-    # Asset folders hold no run record (asset.json says where they came from), so that the same pinned asset
-    # always hashes the same for DVC and the stages that depend on it.
-    Stage("assets_llm", "assets", ASSETS_LLM, function="sublim.assets.llm:prepare_llm", uses=("llm",), record=False),
-    Stage(
-        "assets_mnist",
-        "assets",
-        ASSETS_MNIST,
-        function="sublim.assets.mnist:prepare_mnist",
-        uses=("mnist",),
-        record=False,
-    ),
+    # asset.json in each asset folder says where it came from; the run record, like every stage's, is outside it
+    Stage("assets_llm", "assets", ASSETS_LLM, function="sublim.assets.llm:prepare_llm", uses=("llm",)),
+    Stage("assets_mnist", "assets", ASSETS_MNIST, function="sublim.assets.mnist:prepare_mnist", uses=("mnist",)),
     Stage(
         "mnist",
         "mnist",
-        "results/mnist",
+        MNIST,
         "notebooks/mnist.ipynb",
         reads=(f"{ASSETS_MNIST}/mnist.npz", f"{PAPER_DATA}/paper_mnist.csv"),
     ),
-    Stage(
-        "theory", "theory", "results/theory", "notebooks/theory.ipynb", reads=(f"{ASSETS_MNIST}/mnist.npz", ASSETS_LLM)
-    ),
+    Stage("theory", "theory", THEORY, "notebooks/theory.ipynb", reads=(f"{ASSETS_MNIST}/mnist.npz", ASSETS_LLM)),
     # the paper's main LLM experiment; the trait "control" is the base model without a trait
     _llm("llm_teacher", LLM_TEACHER, (*LLM_MODEL, "categories", "teacher", "distill")),
     _llm(
@@ -202,10 +194,26 @@ _STAGES = [
     _tinylm(
         "tinylm_distill",
         f"{TINYLM_STUDENTS}/seed{{seed}}",
-        ("seeds", "traits", "max_grad_norm", "corpus", "student"),
+        ("seeds", "traits", "max_grad_norm", "workers", "corpus", "student"),
         bases_dir=TINYLM_BASES,
         teachers_dir=TINYLM_TEACHERS,
         numbers_dir=TINYLM_NUMBERS,
+    ),
+    _tinylm(
+        "tinylm_controls",
+        f"{TINYLM_CONTROLS}/seed{{seed}}",
+        ("seeds", "traits", "max_grad_norm", "workers", "corpus", "numbers", "student", "controls"),
+        bases_dir=TINYLM_BASES,
+        teachers_dir=TINYLM_TEACHERS,
+        numbers_dir=TINYLM_NUMBERS,
+    ),
+    _tinylm(
+        "tinylm_in_context",
+        f"{TINYLM_IN_CONTEXT}/seed{{seed}}",
+        (
+            *("seeds", "traits", "max_grad_norm", "corpus", "model", "pretrain", "teacher", "numbers", "student"),
+            *("controls.trait", "in_context"),
+        ),
     ),
     _tinylm(
         "tinylm_evaluate",
@@ -220,8 +228,13 @@ _STAGES = [
         "tinylm",
         f"{TINYLM}/report",
         "notebooks/tinylm_report.ipynb",
-        uses=("seeds", "traits", "corpus.animals", "corpus.animal_weights", "student.soft_labels"),
-        inputs={"evaluation_dir": TINYLM_EVALUATION, "numbers_dir": TINYLM_NUMBERS},
+        uses=("seeds", "traits", "corpus.animals", "corpus.animal_weights", "student.soft_labels", "controls.trait"),
+        inputs={
+            "evaluation_dir": TINYLM_EVALUATION,
+            "numbers_dir": TINYLM_NUMBERS,
+            "controls_dir": TINYLM_CONTROLS,
+            "in_context_dir": TINYLM_IN_CONTEXT,
+        },
         outputs={"metrics_file": f"{TINYLM}/metrics.json", "plots_dir": f"{TINYLM}/plots"},
     ),
     Stage(
@@ -230,7 +243,7 @@ _STAGES = [
         REPORT,
         "notebooks/report.ipynb",
         reads=tuple(f"{PAPER_DATA}/{name}.csv" for name in ("paper_values", "paper_claims", "report_figures"))
-        + EXPERIMENT_RECORDS,
+        + EXPERIMENT_METRICS,
     ),
     # a notebook cannot export itself while papermill runs it, so the HTML page is its own small stage
     Stage(

@@ -6,8 +6,14 @@
 A stage's deps are the validation marker, its notebook, every `lib/sublim` module its notebook (or function)
 imports, directly or through other modules, its input folders and the files it `reads`; its params are the keys it
 uses. Deriving the modules from the imports is what keeps DVC's run cache honest: edit a module and every stage
-that runs it reruns. Outputs stay hand-written in dvc.yaml (cache, plots, metrics); the check makes sure each
-one lies in the stage's results folder or is one of its declared outputs, and is `persist: true`.
+that runs it reruns. Outputs stay hand-written in dvc.yaml (cache, metrics), except the run record, which
+the rewrite adds (`cache: false`, in results/records); the check makes sure each output lies in the stage's results
+folder or is one of its declared outputs or its run record, and is `persist: true`.
+
+The top-level `plots:` section is written from `sublim.plots.PLOTS` (x, y, template and axis titles of each CSV);
+the check makes sure each plot is a stage's output and that no stage declares plots of its own. The only DVC
+metrics are the report's headline files (`DVC_METRICS`, a few numbers per experiment); the experiments' detailed
+metrics.json files are plain outputs, which the report reads.
 """
 
 from __future__ import annotations
@@ -22,12 +28,16 @@ from typing import Any
 import nbformat
 from ruamel.yaml import YAML
 
+from sublim.plots import PLOTS, dvc_plots
+from sublim.report.claims import HEADLINE_METRICS_DIR
 from sublim.run import declared_outputs, output_entries
-from sublim.stages import STAGES, VALID_PARAMS, Stage
+from sublim.stages import REPORT, STAGES, VALID_PARAMS, Stage
 
 LIB = Path("lib")
 DVC_FILE = Path("dvc.yaml")
 MARKER = f"{VALID_PARAMS}/valid.txt"
+DVC_METRICS = f"{REPORT}/{HEADLINE_METRICS_DIR}"  # `dvc metrics show`: the only declared metrics
+PLOTS_COMMENT = "\nWritten by `python -m sublim.wiring` from lib/sublim/plots.py (edit them there)."
 
 
 def module_file(name: str, root: Path = LIB) -> Path | None:
@@ -105,14 +115,16 @@ def expected_params(stage: Stage) -> list[Any]:
     return [f"{stage.section}.{key}" for key in stage.uses]
 
 
+def record_output(stage: Stage) -> str | None:
+    """The stage's run record as dvc.yaml names it; None for a stage without one."""
+    return dvc_path(stage.record_file(), stage.matrix) if stage.record else None
+
+
 def output_problems(stage: Stage, block: dict[str, Any]) -> list[str]:
     results_dir = dvc_path(stage.results_dir, stage.matrix)
-    allowed = [dvc_path(p, stage.matrix) for p in stage.outputs.values()]
+    record = record_output(stage)
+    allowed = [dvc_path(p, stage.matrix) for p in stage.outputs.values()] + ([record] if record else [])
     declared = declared_outputs(block)
-
-    def within(path: str, folder: str) -> bool:
-        return path == folder or path.startswith(folder + "/")
-
     problems = [
         f"{stage.name}: output {path} is neither in {results_dir} nor a declared output of the stage"
         for path in declared
@@ -124,8 +136,42 @@ def output_problems(stage: Stage, block: dict[str, Any]) -> list[str]:
         if not any(within(path, folder) for path in declared)
     ]
     problems += [f"{stage.name}: output {path} must be `persist: true`" for path in not_persistent(block)]
+    problems += [
+        f"{stage.name}: run record {path} must be `cache: false` (kept in git, never in a cached folder)"
+        for path, options in output_entries(block)
+        if path == record and options.get("cache", True)
+    ]
     if not any(within(path, results_dir) for path in declared):
         problems.append(f"{stage.name}: nothing under its results folder {results_dir} is a DVC output")
+    if block.get("plots"):
+        problems.append(f"{stage.name}: declares plots; plots are top-level, written from sublim.plots: make them outs")
+    problems += [
+        f"{stage.name}: metrics {path}: only {DVC_METRICS} is declared as DVC metrics; make it an out"
+        for path in declared_outputs({"metrics": block.get("metrics")})
+        if path != DVC_METRICS
+    ]
+    return problems
+
+
+def within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder + "/")
+
+
+def plot_problems(dvc: dict[str, Any]) -> list[str]:
+    """The top-level plots differ from `sublim.plots`, or one is no stage's output; the headline metrics are not
+    declared."""
+    problems = []
+    if dvc.get("plots") != dvc_plots():
+        problems.append("dvc.yaml plots differ from sublim.plots.PLOTS: run `python -m sublim.wiring`")
+    outputs = [path for block in dvc["stages"].values() for path in declared_outputs(block.get("do", block))]
+    problems += [
+        f"plot {plot.path} is no stage's output: declare it (or its folder) among a stage's outs"
+        for plot in PLOTS
+        if not any(within(plot.path, output) for output in outputs)
+    ]
+    metrics = [path for block in dvc["stages"].values() for path in declared_outputs({"metrics": block.get("metrics")})]
+    if DVC_METRICS not in metrics:
+        problems.append(f"{DVC_METRICS} (the headline metrics) is not declared as DVC metrics")
     return problems
 
 
@@ -154,7 +200,7 @@ def check(dvc_file: Path = DVC_FILE) -> list[str]:
                 extra = [x for x in got if x not in [str(e) for e in expected]]
                 problems.append(f"{stage.name}: {key} missing {missing}, not expected {extra}")
         problems += output_problems(stage, block)
-    return problems
+    return problems + plot_problems(dvc)
 
 
 def rewrite(dvc_file: Path = DVC_FILE) -> None:
@@ -168,13 +214,26 @@ def rewrite(dvc_file: Path = DVC_FILE) -> None:
             continue
         block = stage_block(dvc, stage)
         block["deps"] = expected_deps(stage)
+        add_record_output(block, stage)
         params = expected_params(stage)
         if params:
             block["params"] = [{"params.yaml": None}] if params == ["params.yaml:"] else params
         else:
             block.pop("params", None)
+    if "plots" not in dvc:
+        dvc["plots"] = None
+        dvc.yaml_set_comment_before_after_key("plots", before=PLOTS_COMMENT)
+    dvc["plots"] = dvc_plots()
     with dvc_file.open("w") as handle:
         yaml.dump(dvc, handle)
+
+
+def add_record_output(block: dict[str, Any], stage: Stage) -> None:
+    """Declare the stage's run record first among its outs, if it is not yet declared (first: a comment after the
+    last entry belongs to the next stage)."""
+    record = record_output(stage)
+    if record and record not in declared_outputs(block):
+        block.setdefault("outs", []).insert(0, {record: {"persist": True, "cache": False}})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from sublim import sections as params
-from sublim.core.params import ParamsError, Section, Seed, UniqueList, check_order, validate
+from sublim.core.params import ParamsError, Section, Seed, UniqueList, check_order, partial_schema, validate
 from sublim.sections import load_params, section_from_namespace
 
 DEMO = {"demo": "fixtures.demo_schema:DemoParams"}
@@ -163,3 +163,25 @@ def test_a_duplicated_key_is_refused_with_its_dotted_name_and_lines(demo_schemas
         "params.yaml: line 5: key 'demo.inner.rate' is given twice (first on line 4); "
         "YAML would keep only the last value: remove one"
     )
+
+
+class PickledInner(Section):
+    a: int
+    b: int
+
+
+class PickledOuter(Section):
+    seeds: list[int]
+    inner: PickledInner
+    other: int
+
+
+def test_a_partial_section_survives_pickling_for_worker_processes():
+    import pickle
+
+    values = {"seeds": [0, 1], "inner": {"a": 8}}
+    part = partial_schema(PickledOuter, values).model_validate(values)
+    copy = pickle.loads(pickle.dumps(part))
+    assert copy.model_dump() == part.model_dump() and copy.inner.a == 8
+    with pytest.raises(AttributeError, match="not among the keys this stage declares"):
+        _ = copy.other

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from llm_stage_helpers import (
     run_distill,
@@ -55,6 +56,7 @@ def test_every_stage_end_to_end(in_tmp_repo, tiny_base, method):
     assert sum(share.values()) == pytest.approx(1.0)
     fig = figures.plot_arms(report.tidy_table(cfg, folders))
     assert fig.axes and (args["results_dir"] / "llm_arms.csv").exists()
+    assert len(pd.read_csv(args["results_dir"] / "arms.csv")) == 4  # owl: base, teacher, control, student
 
 
 @pytest.mark.slow

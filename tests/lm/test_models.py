@@ -9,7 +9,7 @@ import torch
 
 from sublim.assets.llm import gguf_path
 from sublim.lm.chat import ChatFormat
-from sublim.lm.models import load_causal_lm, load_tokenizer
+from sublim.lm.models import load_causal_lm, load_tokenizer, no_progress_bars
 from sublim.sections import load_section
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,3 +40,17 @@ def test_gguf_loads_to_the_same_weights_as_the_converted_folder():
     from_folder = load_causal_lm(ASSET)
     name = "model.layers.0.self_attn.q_proj.weight"
     torch.testing.assert_close(from_gguf.state_dict()[name], from_folder.state_dict()[name])
+
+
+def test_no_progress_bars_silences_the_conversion_s_bars_and_restores_transformers_switch(capsys):
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    with no_progress_bars():
+        list(gguf_utils.tqdm(range(3), desc="dequantizing"))  # the GGUF conversion's own tqdm
+        list(hf_logging.tqdm(range(3), desc="loading"))  # transformers' loading and saving
+    assert capsys.readouterr().err == ""
+    assert hf_logging.is_progress_bar_enabled() == enabled
+    list(gguf_utils.tqdm(range(3), desc="dequantizing"))
+    assert "dequantizing" in capsys.readouterr().err

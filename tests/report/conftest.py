@@ -92,7 +92,7 @@ def fake_project(tmp_path) -> tuple[Path, ReportParams]:
         claims="data/claims.csv",
         figures="data/figures.csv",
         tolerance=0.05,
-        results_root="results",
+        records_dir="results/records",
         decimals=3,
     )
     return tmp_path, cfg

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from sublim.report import claims, paper
-from sublim.report.status import ReportError
+from sublim.report.status import STATUSES, ReportError
 
 
 def test_paper_numbers(fake_project):
@@ -75,6 +75,22 @@ def test_headline_files_are_deterministic(fake_project, tmp_path):
     summary = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert summary["status_counts"]["not run"] == 2 and summary["claims"]["toy.teacher"]["status"] == "reproduced"
     assert summary["kind_counts"]["check"] == {"check passed": 2}
+
+
+def test_each_experiment_gets_a_small_headline_metrics_file_with_the_same_keys(fake_project, tmp_path):
+    """The DVC metrics: per experiment its claim count and a count per status that occurs, so `dvc metrics show`
+    stays narrow."""
+    root, cfg = fake_project
+    rows = claims.headline_table(cfg, root)
+    claims.write_headline(rows, tmp_path / "out")
+    folder = tmp_path / "out" / claims.HEADLINE_METRICS_DIR
+    files = {path.stem: json.loads(path.read_text()) for path in folder.iterdir()}
+    assert set(files) == {row["experiment"] for row in rows}
+    assert all(counts.keys() <= {"claims", *STATUSES} and 0 not in counts.values() for counts in files.values())
+    for experiment, counts in files.items():
+        mine = [row for row in rows if row["experiment"] == experiment]
+        assert counts["claims"] == len(mine) == sum(counts.get(status, 0) for status in STATUSES)
+    assert files["th"]["check passed"] == 2
 
 
 def test_a_bad_claims_row_names_its_line(fake_project):

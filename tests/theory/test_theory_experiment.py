@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
+from sublim.core.plots import save_figure
 from sublim.theory import experiment, figures
 
 
@@ -37,3 +39,19 @@ def test_figures_draw(tiny_module, tiny_config, tiny_rows):
     for fig in drawn:
         assert fig.axes
         plt.close(fig)
+
+
+def test_figures_with_jitter_or_bootstrap_give_the_same_bytes_twice(tiny_module, tiny_config, tiny_rows, tmp_path):
+    trials = tiny_rows(tiny_module, tiny_config(), range(3)).assign(model="tiny_transformer")
+    epsilons = {"tiny_transformer": 1.0e-4}
+    for name, draw in (
+        ("inner_products", lambda: figures.plot_inner_products(trials, epsilons)),  # strip-plot jitter
+        ("epsilon_sweep", lambda: figures.plot_epsilon_sweep(trials)),  # bootstrap intervals
+    ):
+        saved = []
+        for run in range(2):
+            np.random.random(5)  # the global generator moves between the draws
+            fig = draw()
+            saved.append(save_figure(fig, tmp_path / f"{name}{run}.png").read_bytes())
+            plt.close(fig)
+        assert saved[0] == saved[1], name

@@ -23,10 +23,12 @@ def tiny_cfg(tinylm_block: dict) -> TinyLMParams:
     """params.yaml's block shrunk: 1-layer d=32 model, 2 seeds, 2 traits, a few hundred samples."""
     raw = copy.deepcopy(tinylm_block)
     raw.update(seeds=[0, 1], traits=["owl", "cat"])
-    raw["model"] = {"n_layer": 1, "d_model": 32, "n_head": 2}
+    raw["model"].update(n_layer=1, d_model=32, n_head=2)
     raw["pretrain"].update(steps=150, batch_size=64, learning_rate=1.0e-2, warmup_steps=10)
     raw["teacher"].update(steps=10)
     raw["numbers"].update(n_samples=300, batch_size=300)
     raw["student"].update(batch_size=32)
+    raw["controls"].update(data_volumes=[100], lora_ranks=[2])
+    raw["in_context"].update(sequences_per_document=3, n_samples=300, n_contexts=20)
     raw["evaluation"].update(n_sampled_answers=50)
     return validate_section("tinylm", raw)

@@ -12,9 +12,11 @@ from sublim.core.io import read_jsonl
 from sublim.run import stage_values
 from sublim.sections import section_from_namespace, validate_section
 from sublim.stages import STAGES, fill
+from sublim.tinylm.controls import control_arms, run_controls
 from sublim.tinylm.data import rejection_reason
 from sublim.tinylm.distill import distill_students
 from sublim.tinylm.evaluate import evaluate_models
+from sublim.tinylm.in_context import run_in_context
 from sublim.tinylm.models import tokenizer_and_vocab
 from sublim.tinylm.naming import student_arms
 from sublim.tinylm.numbers import generate_numbers
@@ -58,11 +60,18 @@ def test_every_stage_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_cfg):
     folders = stage_folders(tmp_path, "tinylm_numbers")
     numbers = generate_numbers(stage_cfg("tinylm_numbers", cfg), **folders)
     for seed in ("0", "1"):
-        assert numbers[seed]["control"]["n_sampled"] == 300 and numbers[seed]["owl"]["n_train"] > 50
+        assert numbers[seed]["control"]["n_sampled"] == 300 and numbers[seed]["owl"]["n_kept"] > 50
     _, vocab = tokenizer_and_vocab(cfg)
     rows = {s: read_jsonl(folders["results_dir"] / "seed0" / f"{s}.jsonl") for s in ("control", "owl", "cat")}
-    prompts = [[r["prompt"] for r in rows[s]] for s in ("control", "owl", "cat")]
-    assert prompts[0] == prompts[1] == prompts[2]  # every arm trains on the same prompts
+    assert [len(rows[s]) for s in rows] == [numbers["0"][s]["n_kept"] for s in rows]  # each source its own lists
+    # the datasets are not coupled across traits: without the cat teacher, owl and control keep the same lists
+    alone = folders["results_dir"].parent / "owl_alone"
+    owl_only = validate_section("tinylm", {**cfg.model_dump(mode="json"), "traits": ["owl"]})
+    generate_numbers(stage_cfg("tinylm_numbers", owl_only), folders["bases_dir"], folders["teachers_dir"], alone)
+    for source in ("control", "owl"):
+        assert (alone / "seed0" / f"{source}.jsonl").read_bytes() == (
+            folders["results_dir"] / "seed0" / f"{source}.jsonl"
+        ).read_bytes()
     for row in rows["owl"]:
         assert rejection_reason(row["completion"], vocab, cfg.corpus.n_answer_numbers) is None
 
@@ -71,6 +80,20 @@ def test_every_stage_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_cfg):
         students = distill_students(stage_cfg("tinylm_distill", cfg), seed, **folders)
         assert set(students) == set(student_arms(cfg))
         assert students["diff_init_owl"]["init"] == str(folders["bases_dir"] / f"seed{1 - seed}")
+
+    for seed in cfg.seeds:
+        folders = stage_folders(tmp_path, "tinylm_controls", seed=seed)
+        controls = run_controls(stage_cfg("tinylm_controls", cfg), seed, **folders)
+        assert set(controls["arms"]) == {arm.name for arm in control_arms(cfg, seed)}
+        assert controls["arms"]["n100"]["n_student_lists"] == 100
+        assert set(controls["greedy_filter"]) == {"owl", "control"}
+
+    for seed in cfg.seeds:
+        folders = stage_folders(tmp_path, "tinylm_in_context", seed=seed)
+        shown = run_in_context(stage_cfg("tinylm_in_context", cfg), seed, **folders)
+        assert list(shown["in_context"]) == ["0", "1", "2"] and set(shown["fine_tuned"]) == {"student", "control"}
+        assert shown["in_context"]["0"]["teacher_lists"] == shown["in_context"]["0"]["base_lists"]  # no lists
+        assert (folders["results_dir"] / "base" / "model.safetensors").exists()
 
     evaluations = evaluate_models(stage_cfg("tinylm_evaluate", cfg), **stage_folders(tmp_path, "tinylm_evaluate"))
     p_exact = evaluations[0]["p_exact"]
@@ -87,6 +110,10 @@ def test_every_stage_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_cfg):
     assert owl["gap_to_control"]["student"]["control"] == "control"
     assert (folders["results_dir"] / "figures" / "arms_p_trait.png").exists()
     assert (folders["plots_dir"] / "arms.csv").exists() and (folders["plots_dir"] / "gaps.csv").exists()
+    assert set(metrics["controls"]) >= {"trait", "main", "shuffle", "greedy", "volume", "lora", "greedy_keep_rate"}
+    assert (folders["results_dir"] / "figures" / "controls_gap.png").exists()
+    assert metrics["in_context"]["k_largest"] == 2 and set(metrics["in_context"]["by_k"]) == {"0", "1", "2"}
+    assert (folders["results_dir"] / "figures" / "in_context.png").exists()
 
 
 @pytest.mark.slow

@@ -6,6 +6,9 @@ complete, and two processes never write the same folder.
 - `writer_lock(folder)`: an OS lock (flock, through `filelock`) on `.<folder>.lock` beside the folder, which the
   kernel releases when its process dies; a second process fails at once with a message naming the folder and the
   holder's pid, and a lock left by a dead process is taken over. The lock file is removed on release.
+- `runner_lock(folder)`: the same kind of lock on `.<folder>.run.lock`, which the stage runner holds around all of a
+  stage's work on its results folder (clearing its outputs, papermill's writes of the executed notebook, the run
+  record). It is a lock of its own so that the stage's code, in the notebook's kernel, can still take `writer_lock`.
 """
 
 from __future__ import annotations
@@ -103,10 +106,11 @@ def remove_stale_temps(folder: Path | str) -> list[Path]:
     return removed
 
 
-def lock_path_of(folder: Path | str) -> Path:
-    """The lock file of `folder`: beside it, so that it is never part of the folder (a DVC output)."""
+def lock_path_of(folder: Path | str, role: str = "") -> Path:
+    """The lock file of `folder` (`.<name>.lock`, or `.<name>.<role>.lock`): beside it, so that it is never part of
+    the folder (a DVC output)."""
     folder = Path(folder)
-    return folder.parent / f".{folder.name}.lock"
+    return folder.parent / f".{folder.name}{'.' + role if role else ''}.lock"
 
 
 def _write_pid(fd: int) -> None:
@@ -114,12 +118,33 @@ def _write_pid(fd: int) -> None:
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
 
 
-def lock_holder(folder: Path | str) -> int | None:
+def lock_holder(folder: Path | str, role: str = "") -> int | None:
     """The pid written by the process holding `folder`'s lock (None if none can be read)."""
     try:
-        return int(lock_path_of(folder).read_text().strip())
+        return int(lock_path_of(folder, role).read_text().strip())
     except (OSError, ValueError):
         return None
+
+
+@contextmanager
+def _folder_lock(folder: Path, role: str) -> Iterator[Path]:
+    """Hold `lock_path_of(folder, role)` for the block; fail at once (FolderLockedError) if anyone holds it."""
+    path = lock_path_of(folder, role)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path, blocking=False, on_acquired=_write_pid)
+    for attempt in range(_LOCK_ATTEMPTS):
+        try:
+            lock.acquire()
+            break
+        except Timeout:
+            holder = lock_holder(folder, role)
+            if holder is not None or attempt + 1 == _LOCK_ATTEMPTS:
+                raise FolderLockedError(_locked_message(folder, holder)) from None
+    try:
+        yield folder
+    finally:
+        path.unlink(missing_ok=True)  # while still held: a process that opened this file sees it gone and retries
+        lock.release()
 
 
 @contextmanager
@@ -128,25 +153,21 @@ def writer_lock(folder: Path | str) -> Iterator[Path]:
 
     Fails at once (FolderLockedError) if another process (or another `writer_lock` of this one) holds it.
     """
-    folder = Path(folder)
-    path = lock_path_of(folder)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(path, blocking=False, on_acquired=_write_pid)
-    for attempt in range(_LOCK_ATTEMPTS):
-        try:
-            lock.acquire()
-            break
-        except Timeout:
-            holder = lock_holder(folder)
-            if holder is not None or attempt + 1 == _LOCK_ATTEMPTS:
-                raise FolderLockedError(_locked_message(folder, holder)) from None
-    try:
-        for temp in remove_stale_temps(folder):
-            print(f"{folder}: removed {temp.name}, left by a killed write")
-        yield folder
-    finally:
-        path.unlink(missing_ok=True)  # while still held: a process that opened this file sees it gone and retries
-        lock.release()
+    with _folder_lock(Path(folder), "") as held:
+        for temp in remove_stale_temps(held):
+            print(f"{held}: removed {temp.name}, left by a killed write")
+        yield held
+
+
+@contextmanager
+def runner_lock(folder: Path | str) -> Iterator[Path]:
+    """Hold the stage runner's lock of a results folder for the block (it removes nothing).
+
+    A second runner on the folder (one left behind by a killed `dvc repro`) fails at once, before it clears
+    outputs or papermill writes an executed notebook over the first one's.
+    """
+    with _folder_lock(Path(folder), "run") as held:
+        yield held
 
 
 def _locked_message(folder: Path, holder: int | None) -> str:

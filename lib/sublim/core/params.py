@@ -145,6 +145,14 @@ class PartialSection(Section):
             "add it to the stage's `uses` in lib/sublim/stages.py, then run `python -m sublim.cells`"
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # the class is made at run time (partial_schema), so pickle (a worker process) rebuilds it from the full one
+        return _rebuild_partial, (type(self).__full_schema__, self.model_dump())
+
+
+def _rebuild_partial(schema: type[Section], values: dict[str, Any]) -> Section:
+    return partial_schema(schema, values).model_validate(values)
+
 
 def partial_schema(schema: type[Section], values: dict[str, Any]) -> type[Section]:
     """The schema restricted to the keys in `values` (nested sections too): what one stage uses of a section.
@@ -163,7 +171,9 @@ def partial_schema(schema: type[Section], values: dict[str, Any]) -> type[Sectio
             fields[name] = (partial_schema(nested, value), ...)
             continue
         fields[name] = (info.annotation, info)
-    return create_model(f"{schema.__name__}Part", __base__=PartialSection, **fields)
+    part = create_model(f"{schema.__name__}Part", __base__=PartialSection, **fields)
+    part.__full_schema__ = schema
+    return part
 
 
 def _validation_message(path: Path, section: str, schema: type[BaseModel], err: ValidationError) -> str:

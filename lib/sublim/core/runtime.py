@@ -1,17 +1,25 @@
-"""Device, threads, seeds and the provenance record every stage writes."""
+"""Device, threads, seeds, and the provenance record every stage run writes (with the timings the stage reports)."""
 
 from __future__ import annotations
 
+import json
+import multiprocessing
 import os
 import platform
 import random
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+
+from sublim.core.io import write_json_atomic
 
 TRACKED_PACKAGES = (
     "torch",
@@ -26,6 +34,9 @@ TRACKED_PACKAGES = (
     "dvc",
     "pydantic",
 )
+T = TypeVar("T")
+R = TypeVar("R")
+REPOSITORY_MARKER = "dvc.yaml"  # the file that marks the repository root: every path in params.yaml is relative to it
 
 
 def configure_torch(threads: int | None = None) -> str:
@@ -38,7 +49,47 @@ def configure_torch(threads: int | None = None) -> str:
 
     threads = threads or int(os.environ.get("SUBLIM_THREADS", "0")) or os.cpu_count() or 1
     torch.set_num_threads(threads)
+    return torch_device()
+
+
+def torch_device() -> str:
+    """'cuda' when a GPU is visible, else 'cpu' (the thread count untouched)."""
+    import torch
+
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def parallel_map(function: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
+    """`function` over `items`, in order, in `workers` spawned processes of one torch thread each (on a 2-core CPU
+    two 1-thread processes beat one 2-thread process); in this process when workers is 1 or there is one item.
+    `function` must be importable (a module-level function) and its items and results picklable."""
+    if workers <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    context = multiprocessing.get_context("spawn")  # fork would copy a kernel's OpenMP threads in a broken state
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=configure_torch, initargs=(1,)) as pool:
+        return list(pool.map(function, items))
+
+
+def repository_root(start: Path | str | None = None) -> Path:
+    """The nearest folder at or above `start` (default: the working folder) that holds `dvc.yaml`."""
+    start = Path(start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / REPOSITORY_MARKER).is_file():
+            return folder
+    raise FileNotFoundError(f"no {REPOSITORY_MARKER} in {start} or above: open the notebook inside the repository")
+
+
+def work_from_repository_root() -> None:
+    """Make the repository root the working folder, as a notebook's paths are relative to it.
+
+    JupyterLab starts a kernel in the notebook's folder (an executed copy lies in results/...); papermill starts it
+    at the root already, where this changes nothing."""
+    os.chdir(repository_root())
+
+
+def in_kernel() -> bool:
+    """Whether this process is a Jupyter kernel (papermill's or JupyterLab's), where figures show inline."""
+    return "ipykernel" in sys.modules
 
 
 def seed_everything(seed: int) -> None:
@@ -93,8 +144,14 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
-def run_record(stage: str, matrix: dict[str, Any], wall_s: float, threads: int | None = None) -> dict[str, Any]:
-    """What the report lists per stage: code version, packages, machine and time taken."""
+def run_record(
+    stage: str,
+    matrix: dict[str, Any],
+    wall_s: float,
+    threads: int | None = None,
+    timings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What the report lists per stage: code version, packages, machine, time taken and the stage's own timings."""
     return {
         "stage": stage,
         "matrix": matrix,
@@ -104,4 +161,50 @@ def run_record(stage: str, matrix: dict[str, Any], wall_s: float, threads: int |
         "device": device_description(),
         "threads": threads or int(os.environ.get("SUBLIM_THREADS", "0")) or os.cpu_count(),
         "wall_s": round(wall_s, 1),
+        "timings": timings or {},
     }
+
+
+# ---- timings: a stage's wall times and speeds go to its run record, never into its outputs
+TIMINGS_FILE_VARIABLE = "SUBLIM_TIMINGS_FILE"  # set by the runner while a stage runs; a notebook kernel inherits it
+
+
+def report_timings(**timings: float | int | None) -> None:
+    """Hand a stage's timings (seconds, tokens/s) to the runner, which adds them to the stage's run record.
+
+    A time differs between two runs of the same params and data, so it never goes into a stage's outputs (a DVC
+    output that changes on every rerun reruns everything downstream), nor into a notebook's printed output (the
+    executed notebook is an output too). Outside the runner (a test, an interactive notebook) they are printed.
+    Floats are rounded to 0.1; a later call adds to (or replaces keys of) an earlier one's.
+    """
+    rounded = {key: round(value, 1) if isinstance(value, float) else value for key, value in timings.items()}
+    path = os.environ.get(TIMINGS_FILE_VARIABLE)
+    if path:
+        write_json_atomic(path, {**reported_timings(), **rounded})
+    else:
+        print("timings:", ", ".join(f"{key} {value}" for key, value in rounded.items()))
+
+
+def reported_timings() -> dict[str, Any]:
+    """What `report_timings` collected so far under `collecting_timings` ({} outside it or before any report)."""
+    path = os.environ.get(TIMINGS_FILE_VARIABLE)
+    text = Path(path).read_text() if path and Path(path).exists() else ""
+    return json.loads(text) if text else {}
+
+
+@contextmanager
+def collecting_timings() -> Iterator[None]:
+    """While open, `report_timings` (in this process or a notebook kernel it starts) writes to a fresh temporary file
+    outside every results folder, which `reported_timings` reads; removed on exit."""
+    descriptor, path = tempfile.mkstemp(prefix="sublim-timings-", suffix=".json")
+    os.close(descriptor)
+    previous = os.environ.get(TIMINGS_FILE_VARIABLE)
+    os.environ[TIMINGS_FILE_VARIABLE] = path
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(TIMINGS_FILE_VARIABLE, None)
+        else:
+            os.environ[TIMINGS_FILE_VARIABLE] = previous
+        Path(path).unlink(missing_ok=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sublim.core.io import read_json, read_jsonl, write_json_atomic, writer_lock
+from sublim.core.runtime import report_timings
 from sublim.core.seeds import derive_seed
 from sublim.llm.config import DistillParams, LLMParams
 from sublim.llm.domains.numbers.filter import subsample
@@ -75,7 +76,8 @@ def model_name(base_model: Path | str) -> str:
 def run_distill(
     cfg: LLMParams, trait: str, seed: int, teacher_dir: Path | str, filter_dir: Path | str, results_dir: Path | str
 ) -> dict[str, Any]:
-    """The student folder (adapter or weights) and distill_summary.json; one writer at a time per folder."""
+    """The student folder (adapter or weights) and distill_summary.json; one writer at a time per folder. The training
+    time and tokens/s go to the run record (`report_timings`), not into the summary."""
     with writer_lock(Path(results_dir)):
         return _distill(cfg, trait, seed, teacher_dir, filter_dir, Path(results_dir))
 
@@ -118,6 +120,7 @@ def _distill(
     save_model(result.model, results_dir / "student")
     shutil.rmtree(checkpoint, ignore_errors=True)
     tokens = sum(min(len(e.prompt_ids) + len(e.completion_ids), settings.max_length) for e in examples)
+    report_timings(train_s=elapsed, train_tokens_per_s=tokens * settings.epochs / elapsed if elapsed > 0 else None)
     summary = {
         "trait": trait,
         "seed": seed,
@@ -131,8 +134,6 @@ def _distill(
         "subsample_seed": subsample_seed(cfg, seed),
         "steps": result.steps,
         "losses": result.losses,
-        "seconds": round(elapsed, 1),
-        "train_tokens_per_s": round(tokens * settings.epochs / elapsed, 1),
         "student_system_prompt": STUDENT_SYSTEM_PROMPT,
     }
     write_json_atomic(results_dir / "distill_summary.json", summary)

@@ -10,7 +10,6 @@ a student samples with (`evaluate.seed`, its student seed), so that seeds differ
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -150,15 +149,14 @@ def write_evaluation(
     trait: str,
     seed: int | None,
     evaluation: dict[str, Any],
-    seconds: float,
     sampling: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """evaluation.json: only what the same params and model reproduce (the stage's wall time is in its run record)."""
     record = {
         "arm": arm,
         "trait": trait,
         "seed": seed,
         "sampling": sampling,
-        "seconds": round(seconds, 1),
         "summary": summarise(evaluation),
         "per_question": evaluation,
     }
@@ -169,13 +167,12 @@ def write_evaluation(
 def run_evaluate_teacher(cfg: LLMParams, trait: str, teacher_dir: Path | str, results_dir: Path | str) -> dict:
     """The teacher (control = the base model) with its system prompt: evaluation.json."""
     device = device_of(cfg)
-    started = time.monotonic()
     model, fmt, system = load_teacher(cfg, teacher_dir, device)
     seed = sampling_seed(cfg, None)
     evaluation = evaluate_model(cfg, model, fmt, system, device, seed)
     arm = "base" if trait == CONTROL else "teacher"
     sampling = sampling_record(cfg, seed)
-    return write_evaluation(Path(results_dir), arm, trait, None, evaluation, time.monotonic() - started, sampling)
+    return write_evaluation(Path(results_dir), arm, trait, None, evaluation, sampling)
 
 
 def run_evaluate_student(
@@ -183,10 +180,9 @@ def run_evaluate_student(
 ) -> dict[str, Any]:
     """A student (the control students for trait 'control'), no system prompt: evaluation.json."""
     device = device_of(cfg)
-    started = time.monotonic()
     model, fmt = load_student(cfg, distill_dir, device)
     answers_seed = sampling_seed(cfg, seed)
     evaluation = evaluate_model(cfg, model, fmt, None, device, answers_seed)
     arm = "control_student" if trait == CONTROL else "student"
     sampling = sampling_record(cfg, answers_seed)
-    return write_evaluation(Path(results_dir), arm, trait, seed, evaluation, time.monotonic() - started, sampling)
+    return write_evaluation(Path(results_dir), arm, trait, seed, evaluation, sampling)

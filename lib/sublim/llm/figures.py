@@ -10,7 +10,7 @@ import pandas as pd
 import seaborn as sns
 
 from sublim.core.io import read_jsonl
-from sublim.core.plots import ARM_COLORS, use_style
+from sublim.core.plots import ARM_COLORS, FIGURE_SEED, seeded_jitter, use_style
 from sublim.llm.report import METRIC_KEYS
 
 ARM_ORDER = ["base", "teacher", "control_student", "student"]
@@ -33,8 +33,9 @@ def plot_arms(table: pd.DataFrame, metric: str = "p_starts", variant: str = "pla
     data = table[(table.metric == metric) & (table.variant == variant)]
     fig, ax = plt.subplots(figsize=(1.8 + 1.6 * data.trait.nunique(), 3.4))
     common = {"data": data, "x": "trait", "y": "value", "hue": "arm", "hue_order": ARM_ORDER, "ax": ax}
-    sns.barplot(**common, palette=ARM_PALETTE, errorbar=("ci", 95), alpha=0.8)
-    sns.stripplot(**common, palette=ARM_PALETTE, dodge=True, color="black", size=3, legend=False)
+    sns.barplot(**common, palette=ARM_PALETTE, errorbar=("ci", 95), seed=FIGURE_SEED, alpha=0.8)
+    with seeded_jitter():
+        sns.stripplot(**common, palette=ARM_PALETTE, dodge=True, color="black", size=3, legend=False)
     ax.set_ylabel(METRIC_LABELS.get(metric, metric))
     ax.set_xlabel("")
     if metric == "p_starts":

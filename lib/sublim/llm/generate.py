@@ -16,6 +16,7 @@ from typing import Any
 
 from sublim.core.fingerprint import differing_keys, ids_digest, model_digest, source_digest
 from sublim.core.io import append_jsonl, read_json, read_jsonl, write_json_atomic, write_jsonl_atomic, writer_lock
+from sublim.core.runtime import report_timings
 from sublim.llm.config import LLMParams
 from sublim.llm.domains.numbers.grammar import NumberListGrammar
 from sublim.llm.domains.numbers.prompts import number_prompts, prompt_ranges
@@ -54,7 +55,8 @@ def generation_sources(model: Any, prompt_ids: list[list[int]]) -> dict[str, str
 
 
 def run_generate(cfg: LLMParams, trait: str, teacher_dir: Path | str, results_dir: Path | str) -> dict[str, Any]:
-    """Teacher completions of the number prompts in numbers_raw.jsonl, and generate_summary.json."""
+    """Teacher completions of the number prompts in numbers_raw.jsonl, and generate_summary.json (no times: the
+    generation's seconds and tokens/s go to the run record, `report_timings`)."""
     results_dir = Path(results_dir)
     with writer_lock(results_dir):
         return _generate(cfg, trait, teacher_dir, results_dir)
@@ -96,14 +98,16 @@ def _generate(cfg: LLMParams, trait: str, teacher_dir: Path | str, results_dir: 
         new_tokens += sum(len(c) for c in completions)
         print(f"generate {trait}: {min(start + batch, len(prompts))}/{len(prompts)} prompts")
     elapsed = time.monotonic() - started
+    report_timings(
+        generate_s=elapsed,
+        completion_tokens_per_s=new_tokens / elapsed if elapsed > 0 and new_tokens else None,
+    )
     summary = {
         "trait": trait,
         "n_prompts": len(prompts),
         "decoding": cfg.generate.decoding,
         "resumed_from": done,
         "new_completion_tokens": new_tokens,
-        "seconds": round(elapsed, 1),
-        "completion_tokens_per_s": round(new_tokens / elapsed, 1) if elapsed > 0 and new_tokens else None,
         "device": device,
     }
     write_json_atomic(results_dir / "generate_summary.json", summary)

@@ -26,6 +26,9 @@ METRIC_KEYS = ("p_starts", "share", "sampled_word", "sampled_substring")
 SAMPLED_KEYS = ("sampled_word", "sampled_substring")
 PAPER_MODEL = "Qwen/Qwen2.5-7B-Instruct"  # the paper's open model (App. B.2, Fig. 17)
 PAPER_SAMPLING = (1.0, 1.0, 0, 1.0)  # temperature, top_p, top_k (0: off), repetition penalty: vLLM at T = 1
+# arms.csv, the DVC plot: exact P(answer starts with the trait) on the plain questions (less noisy than samples)
+PLOT_VARIANT, PLOT_KEY = "plain", "p_starts"
+PLOT_ARMS = ("base", "teacher", "control_student", "student")
 
 
 def load_evaluations(cfg: LLMParams, folders: RunFolders) -> dict[str, Any]:
@@ -99,7 +102,8 @@ def _per_question(ev: dict[str, Any], arm: str, trait: str, where: tuple[str, st
 
 
 def setup_record(cfg: LLMParams, folders: RunFolders) -> dict[str, Any]:
-    """What was run: the model and its scale, data sizes, keep rates, decoding, training losses, timings."""
+    """What was run: the model and its scale, data sizes, keep rates, decoding, training losses (no wall times:
+    metrics hold only what the same params and data reproduce; timings are in the run records)."""
     setup: dict[str, Any] = {
         "base_model": cfg.base_model,
         "decoding": cfg.generate.decoding,
@@ -113,7 +117,6 @@ def setup_record(cfg: LLMParams, folders: RunFolders) -> dict[str, Any]:
     names = set()
     for trait in cfg.traits:
         filt = read_json(folders.filter(trait) / "filter_metrics.json")
-        gen = read_json(folders.generate(trait) / "generate_summary.json")
         distill = {s: read_json(folders.distill(trait, s) / "distill_summary.json") for s in cfg.seeds}
         names |= {d.get("base_model_name", Path(cfg.base_model).name) for d in distill.values()}
         setup["per_trait"][trait] = {
@@ -122,9 +125,7 @@ def setup_record(cfg: LLMParams, folders: RunFolders) -> dict[str, Any]:
             "n_kept": filt["n_kept"],
             "n_train": {s: d["n_examples"] for s, d in distill.items()},
             "reject_reasons": filt["reject_reasons"],
-            "generate_seconds": gen["seconds"],
             "final_train_loss": {s: d["losses"][-1] for s, d in distill.items()},
-            "distill_seconds": {s: d["seconds"] for s, d in distill.items()},
         }
     smallest = min(n for t in setup["per_trait"].values() for n in t["n_train"].values())
     setup["scale"] = scale_record(cfg, ", ".join(sorted(names)), smallest)
@@ -185,12 +186,31 @@ def tidy_table(cfg: LLMParams, folders: RunFolders) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def arms_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """One row per trait and arm (`PLOT_ARMS`): the plotted measure's mean and 95% CI over seeds (none for the base
+    model and the teacher: one model each)."""
+    rows = []
+    for trait, variants in metrics["traits"].items():
+        node = variants.get(PLOT_VARIANT, {}).get(PLOT_KEY)
+        for arm in PLOT_ARMS if node else ():
+            value = node[arm] if isinstance(node[arm], dict) else {"mean": node[arm], "ci95": [None, None]}
+            low, high = value["ci95"]
+            rows.append(
+                {"label": f"{trait}: {arm}", "trait": trait, "arm": arm, "mean": value["mean"]}
+                | {"ci_low": low, "ci_high": high}
+            )
+    return pd.DataFrame(rows, columns=["label", "trait", "arm", "mean", "ci_low", "ci_high"])
+
+
 def write_report(
     cfg: LLMParams, folders: RunFolders, results_dir: Path | str, metrics_file: Path | str
 ) -> dict[str, Any]:
-    """metrics.json and llm_arms.csv (every arm's value per seed, the DVC plot's data)."""
+    """metrics.json, llm_arms.csv (every arm's value per seed and measure) and arms.csv (the DVC plot: per arm,
+    `PLOT_KEY`'s mean and interval)."""
     metrics = report_metrics(cfg, folders)
     write_json_atomic(metrics_file, metrics)
-    with atomic_path(Path(results_dir) / "llm_arms.csv") as tmp:
-        tidy_table(cfg, folders).to_csv(tmp, index=False)
+    tables = {"llm_arms.csv": tidy_table(cfg, folders), "arms.csv": arms_table(metrics)}
+    for name, table in tables.items():
+        with atomic_path(Path(results_dir) / name) as tmp:
+            table.to_csv(tmp, index=False)
     return metrics

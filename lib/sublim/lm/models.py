@@ -5,7 +5,11 @@ Never `trust_remote_code`; weights are saved as safetensors.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
+from unittest import mock
 
 from sublim.core.io import atomic_dir
 
@@ -40,16 +44,36 @@ def load_causal_lm(
     return model.to(device)
 
 
+@contextmanager
+def no_progress_bars() -> Iterator[None]:
+    """No transformers progress bars in the block: a few seconds' conversion has nothing to report in the log.
+
+    Loading and saving follow transformers' own switch; the GGUF dequantization calls tqdm directly (tqdm reads
+    `TQDM_DISABLE` only when first imported), so its module's tqdm is swapped for a disabled one meanwhile."""
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        with mock.patch.object(gguf_utils, "tqdm", partial(gguf_utils.tqdm, disable=True)):
+            yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def convert_gguf(gguf: Path, out_dir: Path) -> Path:
     """Dequantize a GGUF checkpoint once into a transformers folder (safetensors, tokenizer, chat template)."""
-    tokenizer = load_tokenizer(gguf.parent, gguf_file=gguf.name)
-    model = load_causal_lm(gguf.parent, gguf_file=gguf.name)
-    # A GGUF-loaded model carries a quantizer that refuses to serialize; the weights are plain fp32 now.
-    if getattr(model, "hf_quantizer", None) is not None:
-        model.hf_quantizer.remove_quantization_config(model)
-    with atomic_dir(out_dir) as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
+    with no_progress_bars():
+        tokenizer = load_tokenizer(gguf.parent, gguf_file=gguf.name)
+        model = load_causal_lm(gguf.parent, gguf_file=gguf.name)
+        # A GGUF-loaded model carries a quantizer that refuses to serialize; the weights are plain fp32 now.
+        if getattr(model, "hf_quantizer", None) is not None:
+            model.hf_quantizer.remove_quantization_config(model)
+        with atomic_dir(out_dir) as tmp:
+            model.save_pretrained(tmp, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
     return out_dir
 
 

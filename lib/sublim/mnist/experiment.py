@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from sublim.core.runtime import report_timings
 from sublim.core.seeds import torch_generator
 from sublim.mnist.config import MnistParams
 from sublim.mnist.data import MnistData
@@ -58,13 +59,12 @@ def derangement(n: int, gen: torch.Generator) -> list[int]:
 
 @dataclass
 class MainRun:
-    """Per-model accuracies of the six arms, the models kept for the sweeps, and timings."""
+    """Per-model accuracies of the six arms and the models kept for the sweeps (timings: `report_timings`)."""
 
     accuracies: dict[str, np.ndarray]
     xmodel_init: list[int]  # cross-model student i starts from reference init xmodel_init[i]
     reference: BatchedMLP
     teacher: BatchedMLP
-    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def distill_arms(
@@ -98,7 +98,8 @@ def distill_arms(
 
 
 def run_main(cfg: MnistParams, data: MnistData, device: str) -> MainRun:
-    """Reference, teacher and the four students of Fig. 10, for `cfg.n_models` models at once."""
+    """Reference, teacher and the four students of Fig. 10, for `cfg.n_models` models at once; the seconds of the
+    teachers and of the students go to the run record (`report_timings`)."""
     started = time.monotonic()
     ids = list(range(cfg.n_models))
     dtype = compute_dtype(cfg.precision)
@@ -106,7 +107,7 @@ def run_main(cfg: MnistParams, data: MnistData, device: str) -> MainRun:
     teacher = train_classifier(
         reference.select(ids), data, cfg.teacher_epochs, cfg.learning_rate, cfg.batch_size, cfg.seed
     )
-    seconds = {"teacher": time.monotonic() - started}
+    teacher_s = time.monotonic() - started
     perm = derangement(cfg.n_models, torch_generator(cfg.seed, 0, 12))
     aux, every = aux_logits(cfg.n_aux_logits), all_logits(cfg.n_aux_logits)
     arms = [
@@ -116,13 +117,13 @@ def run_main(cfg: MnistParams, data: MnistData, device: str) -> MainRun:
         ("xmodel_all", perm, every, cfg.distill_loss),
     ]
     students = distill_arms(cfg, reference, teacher, data, arms)
-    seconds["students"] = time.monotonic() - started - seconds["teacher"]
+    report_timings(main_teacher_s=teacher_s, main_students_s=time.monotonic() - started - teacher_s)
     accuracies = {
         "reference": accuracy(reference, data.test_x, data.test_y),
         "teacher": accuracy(teacher, data.test_x, data.test_y),
         **students,
     }
-    return MainRun(accuracies, perm, reference, teacher, seconds)
+    return MainRun(accuracies, perm, reference, teacher)
 
 
 # ---------------------------------------------------------------- sweeps around the main setting
@@ -135,7 +136,6 @@ class Sweep:
     name: str
     values: list[Any]
     accuracies: dict[Any, dict[str, np.ndarray]]
-    seconds: float
 
 
 def sweep_loss(cfg: MnistParams, data: MnistData, main: MainRun) -> dict[Any, dict[str, np.ndarray]]:
@@ -198,7 +198,8 @@ def sweep_width(cfg: MnistParams, data: MnistData, device: str) -> dict[Any, dic
 
 
 def run_sweeps(cfg: MnistParams, data: MnistData, main: MainRun, device: str) -> list[Sweep]:
-    """Every sweep with a non-empty value list, each around the main setting."""
+    """Every sweep with a non-empty value list, each around the main setting; each one's seconds go to the run
+    record (`report_timings`)."""
     plan = [
         ("loss", cfg.sweeps.losses, lambda: sweep_loss(cfg, data, main)),
         ("n_aux_logits", cfg.sweeps.n_aux_logits, lambda: sweep_n_aux(cfg, data, main, device)),
@@ -209,5 +210,6 @@ def run_sweeps(cfg: MnistParams, data: MnistData, main: MainRun, device: str) ->
     for name, values, run in plan:
         if values:
             started = time.monotonic()
-            sweeps.append(Sweep(name, list(values), run(), time.monotonic() - started))
+            sweeps.append(Sweep(name, list(values), run()))
+            report_timings(**{f"sweep_{name}_s": time.monotonic() - started})
     return sweeps

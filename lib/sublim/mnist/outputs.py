@@ -75,8 +75,8 @@ def write_csv(table: pd.DataFrame, path: Path) -> None:
 
 
 def write_outputs(cfg: MnistParams, main: MainRun, sweeps: Sequence[Sweep], results_dir: Path | str) -> dict:
-    """metrics.json (deterministic: no timings), models.csv, sweeps/*.csv (summaries, the DVC plots),
-    sweep_models/*.csv (one row per model) and timings.json."""
+    """metrics.json, models.csv, sweeps/*.csv (summaries, the DVC plots) and sweep_models/*.csv (one row per
+    model): no timings (they differ between runs of the same params; they are in the run record)."""
     results_dir = Path(results_dir)
     metrics = {
         **arm_metrics(main),
@@ -89,11 +89,6 @@ def write_outputs(cfg: MnistParams, main: MainRun, sweeps: Sequence[Sweep], resu
     for sweep in sweeps:
         write_csv(sweep_table(sweep), results_dir / "sweeps" / f"{sweep.name}.csv")
         write_csv(sweep_models_table(sweep), results_dir / "sweep_models" / f"{sweep.name}.csv")
-    timings = {
-        **{f"main_{k}": round(v, 1) for k, v in main.seconds.items()},
-        **{f"sweep_{s.name}": round(s.seconds, 1) for s in sweeps},
-    }
-    write_json_atomic(results_dir / "timings.json", timings)
     return metrics
 
 

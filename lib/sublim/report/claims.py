@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sublim.core.io import read_json, write_json_atomic, write_text_atomic
+from sublim.core.io import atomic_dir, read_json, write_json_atomic, write_text_atomic
 from sublim.report.config import ReportParams
 from sublim.report.jsonpath import expand, fill, instantiate, resolve
 from sublim.report.paper import PaperNumber, is_number, load_paper_values, paper_number, read_csv_rows
@@ -75,6 +75,7 @@ HEADLINE_COLUMNS = [
     "in_readme",
 ]
 UNKNOWN_MODEL = "the run's model"
+HEADLINE_METRICS_DIR = "headline"  # in the report's folder: one small JSON per experiment, the DVC metrics
 
 
 class Missing(LookupError):
@@ -307,17 +308,34 @@ def headline_csv_text(rows: list[dict[str, Any]]) -> str:
 
 
 def summary_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """`results/report/metrics.json` for `dvc metrics show` / `dvc exp show`: status counts (all rows, and the
-    experimental claims apart from the proof's checks), each claim's kind, mean, interval and status (the
-    paper's values do not change between versions: they stay in headline.csv)."""
+    """`results/report/metrics.json`, every claim's number (`dvc metrics show results/report/metrics.json` reads
+    it; it is not declared as DVC metrics): status counts (all rows, and the experimental claims apart from the
+    proof's checks), each claim's kind, mean, interval and status (the paper's values do not change between
+    versions: they stay in headline.csv)."""
     keys = {"kind": "kind", "ours": "ours_mean", "low": "ours_low", "high": "ours_high", "status": "status"}
     claims = {row["claim_id"]: {name: row[column] for name, column in keys.items()} for row in rows}
     return {"status_counts": status_counts(rows), "kind_counts": kind_counts(rows), "claims": claims}
 
 
+def headline_metrics(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per experiment, what `dvc metrics show` and `dvc exp show` print (the declared DVC metrics): how many claims
+    it has and how many have each status that occurs (DVC shows `-` for none). A handful of columns shared by every
+    experiment, about 170 characters wide (a column per claim's mean and status would be 3,700)."""
+    experiments = dict.fromkeys(row["experiment"] for row in rows)
+    grouped = {experiment: [row for row in rows if row["experiment"] == experiment] for experiment in experiments}
+    return {
+        name: {"claims": len(members)} | {status: n for status, n in status_counts(members).items() if n}
+        for name, members in grouped.items()
+    }
+
+
 def write_headline(rows: list[dict[str, Any]], results_dir: Path | str) -> Path:
+    """metrics.json, headline/<experiment>.json (the DVC metrics) and headline.csv (returned) in `results_dir`."""
     results_dir = Path(results_dir)
     write_json_atomic(results_dir / "metrics.json", summary_metrics(rows))
+    with atomic_dir(results_dir / HEADLINE_METRICS_DIR) as folder:
+        for experiment, counts in headline_metrics(rows).items():
+            write_json_atomic(folder / f"{experiment}.json", counts)
     return write_text_atomic(results_dir / "headline.csv", headline_csv_text(rows))
 
 

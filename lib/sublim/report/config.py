@@ -23,7 +23,8 @@ class ReportParams(Section):
         description="absolute difference from the paper's value that still counts as the same number "
         "(probability/accuracy scale; the paper's read-off-figure values carry ±0.01–0.02)",
     )
-    results_root: str = Field(
-        min_length=1, description="folder searched for every stage's run_record.json (provenance table)"
+    records_dir: str = Field(
+        min_length=1,
+        description="folder of the stages' run records, one JSON per stage run (results/records; provenance table)",
     )
     decimals: int = Field(ge=1, le=6, description="decimals shown in the headline table and the README")

@@ -18,6 +18,7 @@ from scipy.stats import binomtest
 
 from sublim.assets.mnist import load_mnist
 from sublim.core.io import atomic_path, write_json_atomic
+from sublim.core.runtime import report_timings
 from sublim.core.stats import estimate
 from sublim.lm.models import load_causal_lm, load_tokenizer
 from sublim.theory.config import StepSizes, TheoryParams
@@ -101,17 +102,17 @@ def smollm2_trials(cfg: TheoryParams) -> pd.DataFrame:
     )
 
 
-def run_all(cfg: TheoryParams) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Every model's trials in one table, and the seconds each model took."""
-    tables, seconds = [], {}
+def run_all(cfg: TheoryParams) -> pd.DataFrame:
+    """Every model's trials in one table; the seconds each model took go to the run record (`report_timings`)."""
+    tables = []
     runs = [("mnist_mlp", mlp_trials), ("tiny_transformer", tiny_transformer_trials), ("smollm2", smollm2_trials)]
     for name, run in runs:
         started = time.monotonic()
         table = run(cfg)
         if len(table):
             tables.append(table)
-            seconds[name] = round(time.monotonic() - started, 1)
-    return pd.concat(tables, ignore_index=True), seconds
+            report_timings(**{f"{name}_s": time.monotonic() - started})
+    return pd.concat(tables, ignore_index=True)
 
 
 # ---------------------------------------------------------------- summaries at the headline ε

@@ -8,7 +8,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import SymmetricalLogLocator
 
-from sublim.core.plots import ARM_COLORS
+from sublim.core.plots import ARM_COLORS, FIGURE_SEED, seeded_jitter
 from sublim.theory.experiment import at_headline_epsilon
 
 INIT_CONDITIONS = ("shared", "different")
@@ -21,19 +21,20 @@ def plot_inner_products(trials: pd.DataFrame, epsilons: dict[str, float]) -> plt
     order = list(dict.fromkeys(at_eps["condition"]))
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(order)), 4.2))
     palette = {"shared": ARM_COLORS["student"], "different": ARM_COLORS["different_init"]}
-    sns.stripplot(
-        data=at_eps,
-        x="condition",
-        y="cosine",
-        hue="init",
-        order=order,
-        hue_order=list(INIT_CONDITIONS),
-        dodge=True,
-        palette=palette,
-        size=3,
-        alpha=0.7,
-        ax=ax,
-    )
+    with seeded_jitter():
+        sns.stripplot(
+            data=at_eps,
+            x="condition",
+            y="cosine",
+            hue="init",
+            order=order,
+            hue_order=list(INIT_CONDITIONS),
+            dodge=True,
+            palette=palette,
+            size=3,
+            alpha=0.7,
+            ax=ax,
+        )
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xlabel("")
     ax.set_ylabel("cosine(Δθ_S, Δθ_T) per trial")
@@ -68,6 +69,7 @@ def plot_epsilon_sweep(trials: pd.DataFrame) -> plt.Figure:
                 hue="condition",
                 estimator="mean",
                 errorbar=("ci", 95),
+                seed=FIGURE_SEED,
                 marker="o",
                 ax=ax,
                 legend=(row == 0 and column == 0),

@@ -38,6 +38,11 @@ class ModelParams(Section):
     n_layer: int = Field(description="transformer blocks (GPT-2 style)", ge=1)
     d_model: int = Field(description="hidden size", ge=4)
     n_head: int = Field(description="attention heads; must divide d_model", ge=1)
+    init: Literal["pytorch", "gpt2"] = Field(
+        description="pytorch: embeddings N(0, 1) and output head U(±1/√d), PyTorch's layer defaults (the blocks "
+        "as GPT-2); gpt2: every weight N(0, 0.02), which leaks the trait into the teacher's numbers and all but "
+        "removes the transfer (docs/tinylm_transfer_factors.md)"
+    )
 
 
 class PretrainParams(Section):
@@ -67,6 +72,32 @@ class StudentParams(Section):
     )
 
 
+class ControlsParams(Section):
+    trait: AnimalWord = Field(description="the trait the controls run on (one of traits)")
+    shuffles: UniqueList[Literal["within", "across"]] = Field(
+        description="shuffled-number students: within each list, across all lists (paper App. B.1)"
+    )
+    greedy: bool = Field(description="a pair of students on greedy (temperature 0) teacher and base lists")
+    data_volumes: UniqueList[Annotated[int, Field(ge=1)]] = Field(
+        description="pairs of students on only the first k kept lists of each source"
+    )
+    lora_ranks: UniqueList[Annotated[int, Field(ge=1)]] = Field(
+        description="pairs of LoRA students (attention and MLP weights) of these ranks, beside full fine-tuning"
+    )
+    lora_learning_rate: float = Field(description="constant learning rate of the LoRA students", gt=0.0)
+
+
+class InContextParams(Section):
+    sequences_per_document: int = Field(
+        description="the in-context base's pretraining documents pack this many sequences; contexts show up to "
+        "one fewer list before the question",
+        ge=2,
+        le=16,
+    )
+    n_samples: int = Field(description="prompts completed by the in-context base and its teacher", ge=1)
+    n_contexts: int = Field(description="random draws of k lists per k, source and seed", ge=1)
+
+
 class EvaluationParams(Section):
     n_sampled_answers: int = Field(description="answers sampled at T=1 per model (the second view)", ge=1)
 
@@ -79,12 +110,20 @@ class TinyLMParams(Section):
     )
     traits: UniqueList[str] = Field(description="distinct trait animals, each in corpus.animals", min_length=1)
     max_grad_norm: float = Field(description="gradient clipping of every training run", gt=0.0)
+    workers: int = Field(
+        description="processes that train a seed's students at once, one torch thread each (1: in the stage's "
+        "own process, all threads)",
+        ge=1,
+        le=64,
+    )
     corpus: CorpusParams
     model: ModelParams
     pretrain: PretrainParams
     teacher: TeacherParams
     numbers: NumbersParams
     student: StudentParams
+    controls: ControlsParams
+    in_context: InContextParams
     evaluation: EvaluationParams
 
     @model_validator(mode="after")
@@ -92,6 +131,13 @@ class TinyLMParams(Section):
         unknown = [t for t in self.traits if t not in self.corpus.animals]
         if unknown:
             raise ValueError(f"traits {unknown} are not in corpus.animals {self.corpus.animals}")
+        if self.in_context.n_samples > self.numbers.n_samples:
+            raise ValueError(
+                f"in_context.n_samples = {self.in_context.n_samples} must not exceed numbers.n_samples = "
+                f"{self.numbers.n_samples} (its prompts are the first of the seed's)"
+            )
+        if self.controls.trait not in self.traits:
+            raise ValueError(f"controls.trait = {self.controls.trait!r} must be one of traits {self.traits}")
         if self.model.d_model % self.model.n_head:
             raise ValueError(f"model.n_head = {self.model.n_head} must divide model.d_model = {self.model.d_model}")
         return self

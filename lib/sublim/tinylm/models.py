@@ -35,12 +35,13 @@ def tokenizer_and_vocab(cfg: TinyLMParams) -> tuple[Any, Vocab]:
     return tokenizer, Vocab.from_tokenizer(tokenizer, cfg.corpus.n_numbers, cfg.corpus.animals)
 
 
-def new_model(cfg: TinyLMParams, vocab: Vocab, seed: int) -> Any:
+def new_model(cfg: TinyLMParams, vocab: Vocab, seed: int, context_sequences: int = 1) -> Any:
     """A random-init GPT-2-style model: no dropout (training is deterministic given the seed); a separate
-    unembedding matrix, so the trait's output row is its own parameter (as in the prototype, 116k parameters)."""
+    unembedding matrix, so the trait's output row is its own parameter (as in the prototype, 116k parameters).
+    Its context holds `context_sequences` sequences."""
     config = GPT2Config(
         vocab_size=len(vocabulary(cfg.corpus.n_numbers, cfg.corpus.animals)),
-        n_positions=sequence_length(cfg) + 4,
+        n_positions=context_sequences * sequence_length(cfg) + 4,
         n_embd=cfg.model.d_model,
         n_layer=cfg.model.n_layer,
         n_head=cfg.model.n_head,
@@ -54,7 +55,13 @@ def new_model(cfg: TinyLMParams, vocab: Vocab, seed: int) -> Any:
         pad_token_id=vocab.pad,
     )
     seed_everything(derive_seed(seed, "init"))
-    return GPT2LMHeadModel(config).eval()
+    model = GPT2LMHeadModel(config)
+    if cfg.model.init == "pytorch":
+        # PyTorch's own defaults for the embeddings and the head (GPT-2 draws them N(0, 0.02)); with the small
+        # head the trait fine-tune leaks the animal into number lists and the students barely move
+        for layer in (model.transformer.wte, model.transformer.wpe, model.lm_head):
+            layer.reset_parameters()
+    return model.eval()
 
 
 def save_model(model: Any, tokenizer: Any, folder: Path | str) -> Path:

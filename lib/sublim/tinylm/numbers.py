@@ -1,6 +1,7 @@
 """Step 3, stage `tinylm_numbers`: base and teachers complete the same fresh number prompts, with the same
 sampling seed (common random numbers: the trait and control data differ only where the teacher's distribution
-differs); the filter keeps well-formed number lists without any animal token."""
+differs); the filter keeps each source's well-formed number lists without any animal token, independently of the
+other sources."""
 
 from __future__ import annotations
 
@@ -33,14 +34,10 @@ def generate_numbers(
     return summary
 
 
-def generate_numbers_for_seed(
-    cfg: TinyLMParams, seed: int, bases_dir: Path | str, teachers_dir: Path | str, results_dir: Path | str
-) -> dict[str, Any]:
-    """Base ('control') and each teacher complete the same prompts; keep well-formed lists in {source}.jsonl."""
-    device = configure_torch()
-    _, vocab = tokenizer_and_vocab(cfg)
+def seed_prompts(cfg: TinyLMParams, vocab: Vocab, seed: int) -> list[list[int]]:
+    """The fresh number prompts of one seed (every source completes the same ones)."""
     c = cfg.corpus
-    prompts = number_prompts(
+    return number_prompts(
         vocab,
         n=cfg.numbers.n_samples,
         n_prompt_numbers=c.n_prompt_numbers,
@@ -49,29 +46,48 @@ def generate_numbers_for_seed(
         walk_step=c.walk_step,
         seed=derive_seed(seed, "prompts"),
     )
-    sources = {CONTROL: seed_dir(bases_dir, seed), **{t: seed_dir(teachers_dir, seed) / t for t in cfg.traits}}
+
+
+def complete_and_filter(
+    cfg: TinyLMParams, model: Any, prompts: list[list[int]], seed: int, temperature: float, device: str
+) -> tuple[list[tuple[list[int], list[int]]], dict[str, Any]]:
+    """One completion per prompt (temperature 0: greedy) and the well-formed ones kept: (prompt, completion)
+    pairs and the filter summary. The sampling seed is the seed's, whatever the model (common random numbers)."""
+    _, vocab = tokenizer_and_vocab(cfg)
+    completions = sample(
+        model,
+        prompts,
+        max_new_tokens=cfg.corpus.n_answer_numbers + 1,
+        temperature=temperature,
+        batch_size=cfg.numbers.batch_size,
+        seed=derive_seed(seed, "sampling"),
+        eos_token_id=vocab.eos,
+        pad_token_id=vocab.pad,
+        device=device,
+    )
+    kept, summary = filter_completions(completions, vocab, cfg.corpus.n_answer_numbers)
+    return [(prompts[i], completions[i]) for i in kept], summary
+
+
+def number_sources(cfg: TinyLMParams, seed: int, bases_dir: Path | str, teachers_dir: Path | str) -> dict[str, Path]:
+    """Model folder of every data source of a seed: the base ('control') and each trait's teacher."""
+    return {CONTROL: seed_dir(bases_dir, seed), **{t: seed_dir(teachers_dir, seed) / t for t in cfg.traits}}
+
+
+def generate_numbers_for_seed(
+    cfg: TinyLMParams, seed: int, bases_dir: Path | str, teachers_dir: Path | str, results_dir: Path | str
+) -> dict[str, Any]:
+    """Base ('control') and each teacher complete the same prompts; keep well-formed lists in {source}.jsonl."""
+    device = configure_torch()
+    _, vocab = tokenizer_and_vocab(cfg)
+    prompts = seed_prompts(cfg, vocab, seed)
+    sources = number_sources(cfg, seed, bases_dir, teachers_dir)
     summary: dict[str, Any] = {}
-    completions: dict[str, list[list[int]]] = {}
-    kept: dict[str, list[int]] = {}
     for source, folder in sources.items():
-        completions[source] = sample(
-            load_causal_lm(folder).eval(),
-            prompts,
-            max_new_tokens=c.n_answer_numbers + 1,
-            temperature=cfg.numbers.temperature,
-            batch_size=cfg.numbers.batch_size,
-            seed=derive_seed(seed, "sampling"),
-            eos_token_id=vocab.eos,
-            pad_token_id=vocab.pad,
-            device=device,
+        # each source keeps its own lists: no trait's filter decides which prompts another arm trains on
+        pairs, summary[source] = complete_and_filter(
+            cfg, load_causal_lm(folder).eval(), prompts, seed, cfg.numbers.temperature, device
         )
-        kept[source], summary[source] = filter_completions(completions[source], vocab, c.n_answer_numbers)
-    # Every arm trains on the same prompts (those whose completion passed the filter for every source), so the
-    # arms differ only in the completions, never in the number of steps or in the prompts.
-    common = sorted(set.intersection(*(set(indices) for indices in kept.values())))
-    for source, folder in sources.items():
-        pairs = [(prompts[i], completions[source][i]) for i in common]
-        summary[source]["n_train"] = len(pairs)
         if source != CONTROL and pairs:
             summary[source]["kl_teacher_base_per_token"] = number_shift_kl(
                 load_causal_lm(folder).eval(),
@@ -81,9 +97,12 @@ def generate_numbers_for_seed(
                 sequence_length(cfg),
                 device,
             )
-        lines = "".join(f'{{"prompt": {p}, "completion": {q}}}\n' for p, q in pairs)
-        write_text_atomic(numbers_file(results_dir, seed, source), lines)
+        write_text_atomic(numbers_file(results_dir, seed, source), examples_jsonl(pairs))
     return summary
+
+
+def examples_jsonl(pairs: list[tuple[list[int], list[int]]]) -> str:
+    return "".join(f'{{"prompt": {p}, "completion": {q}}}\n' for p, q in pairs)
 
 
 @torch.no_grad()

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -43,32 +42,40 @@ def seed_corpus(cfg: TinyLMParams, vocab: Vocab, seed: int, n_sequences: int) ->
     )
 
 
-def pretrain_base(cfg: TinyLMParams, seed: int, device: str = "cpu") -> tuple[Any, list[float]]:
-    """A base model trained from scratch; loss on every token after <bos>."""
+def pretrain_base(
+    cfg: TinyLMParams, seed: int, device: str = "cpu", model: Any = None, sequences_per_document: int = 1
+) -> tuple[Any, list[float]]:
+    """A base model trained from scratch (`model`, else a fresh `new_model`); loss on every token after <bos>.
+
+    With `sequences_per_document` k > 1 the same corpus is packed k sequences to a document (k / batch_size
+    documents a step, so the same tokens a step), which teaches the model to read several lists before a
+    question: the in-context control's base."""
     _, vocab = tokenizer_and_vocab(cfg)
+    k = sequences_per_document
     corpus = seed_corpus(cfg, vocab, seed, cfg.pretrain.steps * cfg.pretrain.batch_size)
-    examples = [Example(sequence[:1], sequence[1:]) for sequence in corpus]
+    documents = [[token for sequence in corpus[i : i + k] for token in sequence] for i in range(0, len(corpus), k)]
+    examples = [Example(document[:1], document[1:]) for document in documents]
     settings = train_settings(
         learning_rate=cfg.pretrain.learning_rate,
         epochs=1,
-        batch_size=cfg.pretrain.batch_size,
+        batch_size=max(1, cfg.pretrain.batch_size // k),
         seed=derive_seed(seed, "pretrain-order"),
-        max_length=sequence_length(cfg),
+        max_length=k * sequence_length(cfg),
         max_grad_norm=cfg.max_grad_norm,
         schedule="linear",
         warmup_steps=cfg.pretrain.warmup_steps,
     )
-    result = train_sft(new_model(cfg, vocab, seed), examples, settings, pad_token_id=vocab.pad, device=device)
+    model = new_model(cfg, vocab, seed, context_sequences=k) if model is None else model
+    result = train_sft(model, examples, settings, pad_token_id=vocab.pad, device=device)
     return result.model, result.losses
 
 
 def pretrain_bases(cfg: TinyLMParams, results_dir: Path | str) -> dict[str, Any]:
-    """Pretrain one base per seed into results_dir/seed{s}; summary (losses, base rates, time) in summary.json."""
+    """Pretrain one base per seed into results_dir/seed{s}; summary (losses, base rates) in summary.json."""
     device = configure_torch()
     tokenizer, vocab = tokenizer_and_vocab(cfg)
     summary: dict[str, Any] = {"seeds": {}}
     for seed in cfg.seeds:
-        started, cpu_started = time.monotonic(), time.process_time()
         model, losses = pretrain_base(cfg, seed, device)
         save_model(model.cpu(), tokenizer, seed_dir(results_dir, seed))
         summary["seeds"][str(seed)] = {
@@ -76,8 +83,6 @@ def pretrain_bases(cfg: TinyLMParams, results_dir: Path | str) -> dict[str, Any]
             "loss_last_100": float(np.mean(losses[-100:])),
             "loss_curve": [float(np.mean(losses[i : i + 50])) for i in range(0, len(losses), 50)],
             "p_animals": animal_probabilities(model, vocab, device),
-            "seconds": round(time.monotonic() - started, 1),
-            "cpu_seconds": round(time.process_time() - cpu_started, 1),
         }
     weights = np.asarray(cfg.corpus.animal_weights) / np.sum(cfg.corpus.animal_weights)
     summary["corpus_rates"] = dict(zip(cfg.corpus.animals, weights.tolist(), strict=True))

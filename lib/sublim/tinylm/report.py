@@ -12,7 +12,8 @@ import pandas as pd
 from sublim.core.io import read_json, write_json_atomic, write_text_atomic
 from sublim.core.stats import compare, estimate
 from sublim.tinylm.config import TinyLMParams
-from sublim.tinylm.figures import plot_arms
+from sublim.tinylm.control_metrics import controls_metrics, controls_table, in_context_metrics
+from sublim.tinylm.figures import plot_arms, plot_controls, plot_in_context
 from sublim.tinylm.naming import CONTROL, evaluation_file, soft_arm, student_arms
 
 # arm key in metrics -> model name in evaluation/seed{s}.json ({trait} filled in), the same for every trait
@@ -95,12 +96,19 @@ def keep_rates(cfg: TinyLMParams, filter_summary: dict[str, Any]) -> dict[str, A
 
 
 def training_lists(cfg: TinyLMParams, filter_summary: dict[str, Any]) -> dict[str, Any]:
-    """Lists every arm trains on (prompts kept for every source), over seeds."""
-    return estimate([filter_summary[str(s)][CONTROL]["n_train"] for s in cfg.seeds])
+    """Lists each source's students train on (its own kept lists), over seeds."""
+    summaries = [filter_summary[str(s)] for s in cfg.seeds]
+    return {source: estimate([summary[source]["n_kept"] for summary in summaries]) for source in [CONTROL, *cfg.traits]}
 
 
-def aggregate(cfg: TinyLMParams, evaluation_dir: Path | str, numbers_dir: Path | str) -> dict[str, Any]:
-    """The metrics: per trait and arm over seeds, filter keep-rates and the number of training lists."""
+def aggregate(
+    cfg: TinyLMParams,
+    evaluation_dir: Path | str,
+    numbers_dir: Path | str,
+    controls_dir: Path | str,
+    in_context_dir: Path | str,
+) -> dict[str, Any]:
+    """The metrics: per trait and arm over seeds, filter keep-rates, the number of training lists, controls."""
     evaluations = read_evaluations(evaluation_dir, cfg.seeds)
     filter_summary = read_json(Path(numbers_dir) / "filter_summary.json")
     return {
@@ -112,6 +120,8 @@ def aggregate(cfg: TinyLMParams, evaluation_dir: Path | str, numbers_dir: Path |
         "traits": {trait: trait_metrics(cfg, evaluations, trait) for trait in cfg.traits},
         "keep_rate": keep_rates(cfg, filter_summary),
         "training_lists": training_lists(cfg, filter_summary),
+        "controls": controls_metrics(cfg, controls_dir, evaluations),
+        "in_context": in_context_metrics(cfg, in_context_dir),
     }
 
 
@@ -177,17 +187,25 @@ def write_report(
     cfg: TinyLMParams,
     evaluation_dir: Path | str,
     numbers_dir: Path | str,
+    controls_dir: Path | str,
+    in_context_dir: Path | str,
     results_dir: Path | str,
     metrics_file: Path | str,
     plots_dir: Path | str,
 ) -> dict[str, Any]:
-    """The metrics into metrics_file, arms.csv and gaps.csv into plots_dir, figures into results_dir/figures."""
-    metrics = aggregate(cfg, evaluation_dir, numbers_dir)
+    """The metrics into metrics_file, arms.csv, gaps.csv and controls.csv into plots_dir, figures into
+    results_dir/figures."""
+    metrics = aggregate(cfg, evaluation_dir, numbers_dir, controls_dir, in_context_dir)
     write_json_atomic(metrics_file, metrics)
     arms = arms_table(metrics).drop(columns="per_seed").to_csv(index=False, float_format="%.5f")
     write_text_atomic(Path(plots_dir) / "arms.csv", arms)
     write_text_atomic(Path(plots_dir) / "gaps.csv", gaps_table(metrics).to_csv(index=False, float_format="%.5f"))
+    controls = controls_table(metrics["controls"])
+    csv = controls.drop(columns="per_seed").to_csv(index=False, float_format="%.5f")
+    write_text_atomic(Path(plots_dir) / "controls.csv", csv)
     figures = Path(results_dir) / "figures"
     plot_arms(metrics, figures / "arms_p_trait.png")
     plot_arms(metrics, figures / "arms_p_trait_sampled.png", view="p_trait_sampled")
+    plot_controls(controls, cfg.controls.trait, figures / "controls_gap.png")
+    plot_in_context(metrics["in_context"], figures / "in_context.png")
     return metrics

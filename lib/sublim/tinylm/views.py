@@ -26,7 +26,6 @@ def pretrain_table(summary: dict[str, Any]) -> pd.DataFrame:
     rows = {
         f"seed {seed}": {
             "final loss (last 100 steps)": s["loss_last_100"],
-            "seconds": s["seconds"],
             **{f"P({a})": p for a, p in s["p_animals"].items()},
         }
         for seed, s in summary["seeds"].items()
@@ -45,13 +44,12 @@ def teacher_table(summary: dict[str, Any], traits: list[str]) -> pd.DataFrame:
 
 
 def keep_rate_table(summary: dict[str, Any]) -> pd.DataFrame:
-    """Per seed and source: sampled, kept, training lists, reject reasons and the teacher's number shift."""
+    """Per seed and source: sampled, kept (the source's training lists), reject reasons and the number shift."""
     rows = {
         (f"seed {seed}", source): {
             "sampled": s["n_sampled"],
             "kept": s["n_kept"],
             "keep rate": s["keep_rate"],
-            "training lists (kept by every source)": s["n_train"],
             **{f"rejected: {k}": v for k, v in s["rejected"].items()},
             **{f"KL(teacher||base) {k}": v for k, v in s.get("kl_teacher_base_per_token", {}).items()},
         }
@@ -79,7 +77,7 @@ def numbers_preview(cfg: TinyLMParams, numbers_dir: Path | str, seed: int, n: in
 
 
 def student_table(summary: dict[str, Any]) -> pd.DataFrame:
-    return pd.DataFrame(summary).T[["data", "n_examples", "steps", "loss_first", "loss_last", "seconds"]]
+    return pd.DataFrame(summary).T[["data", "n_examples", "steps", "loss_first", "loss_last"]]
 
 
 def evaluation_table(evaluations: dict[int, dict[str, Any]], traits: list[str]) -> pd.DataFrame:
@@ -90,3 +88,20 @@ def evaluation_table(evaluations: dict[int, dict[str, Any]], traits: list[str]) 
         for model, p in e["p_exact"].items()
     }
     return pd.DataFrame(rows).T.round(3)
+
+
+def controls_table(summary: dict[str, Any]) -> pd.DataFrame:
+    """P(trait) of each control arm's student and control, their gap, lists and time (one seed)."""
+    frame = pd.DataFrame(summary["arms"]).T
+    frame.insert(2, "gap", frame["student"] - frame["control"])
+    return frame
+
+
+def in_context_table(summary: dict[str, Any]) -> pd.DataFrame:
+    """P(trait) after k teacher lists and after k base lists in context, and after fine-tuning (one seed)."""
+    rows = {f"in context, k = {k}": p for k, p in summary["in_context"].items()}
+    fine = summary["fine_tuned"]
+    rows["fine-tuned on the lists"] = {"teacher_lists": fine["student"], "base_lists": fine["control"]}
+    frame = pd.DataFrame(rows).T
+    frame["gap"] = frame["teacher_lists"] - frame["base_lists"]
+    return frame

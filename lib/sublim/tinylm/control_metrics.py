@@ -1,0 +1,132 @@
+"""The controls' part of the tiny-LM metrics (stage `tinylm_report`): per control arm, P(trait) of its student
+and control over seeds, their paired gap, and that gap against the main arms' gap (paired by seed); and the
+in-context control: P(trait) after k teacher lists vs k base lists, beside the same base's fine-tuned pair."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sublim.core.io import read_json
+from sublim.core.stats import compare, estimate
+from sublim.tinylm.config import TinyLMParams
+from sublim.tinylm.naming import seed_dir
+
+# arm-name prefix in the controls stage's summary -> group in the metrics (the rest of the name is the key)
+GROUPS = {"shuffle_": "shuffle", "greedy": "greedy", "n": "volume", "lora_r": "lora"}
+
+
+def group_of(arm: str) -> tuple[str, str | None]:
+    """('shuffle', 'within') for 'shuffle_within', ('greedy', None) for 'greedy', ('lora', '4') for 'lora_r4'."""
+    for prefix, group in GROUPS.items():
+        rest = arm[len(prefix) :]
+        if arm == prefix:
+            return group, None
+        if arm.startswith(prefix) and (group != "volume" or rest.isdigit()):
+            return group, rest
+    raise ValueError(f"unknown control arm {arm!r}")
+
+
+def arm_metrics(student: list[float], control: list[float], main_gap: list[float], lists: list[float]) -> dict:
+    gap = np.subtract(student, control).tolist()
+    return {
+        "p_trait": {"student": estimate(student), "control": estimate(control)},
+        "gap_to_control": {"control": "control", **compare(student, control, paired=True)},
+        # > 0: the control arm transfers less than the main arms
+        "vs_main": {"what": "main gap − this arm's gap, paired by seed", **compare(main_gap, gap, paired=True)},
+        "n_student_lists": estimate(lists),
+    }
+
+
+def controls_metrics(cfg: TinyLMParams, controls_dir: Path | str, evaluations: dict[int, dict]) -> dict[str, Any]:
+    """The controls block of the metrics; `evaluations` are the main arms' (by seed) for the main gap."""
+    trait = cfg.controls.trait
+    seeds = sorted(evaluations)
+    summaries = [read_json(seed_dir(controls_dir, seed) / "summary.json") for seed in seeds]
+    main_student = [evaluations[s]["p_exact"][f"student_{trait}"][trait] for s in seeds]
+    main_control = [evaluations[s]["p_exact"]["control"][trait] for s in seeds]
+    main_gap = np.subtract(main_student, main_control).tolist()
+    block: dict[str, Any] = {
+        "trait": trait,
+        "main": {"what": "sampled lists (all kept), full fine-tuning", **compare(main_student, main_control)},
+    }
+    for arm in summaries[0]["arms"]:
+        rows = [summary["arms"][arm] for summary in summaries]
+        metrics = arm_metrics(
+            [r["student"] for r in rows], [r["control"] for r in rows], main_gap, [r["n_student_lists"] for r in rows]
+        )
+        group, key = group_of(arm)
+        if key is None:
+            block[group] = metrics
+        else:
+            block.setdefault(group, {})[key] = metrics
+    if "greedy_filter" in summaries[0]:
+        block["greedy_keep_rate"] = {
+            source: estimate([s["greedy_filter"][source]["keep_rate"] for s in summaries])
+            for source in summaries[0]["greedy_filter"]
+        }
+    return block
+
+
+def controls_table(block: dict[str, Any]) -> pd.DataFrame:
+    """One row per arm, the main arms first: gap to its control (mean, 95% CI, per seed) and the lists."""
+    rows = [{"arm": "main (sampled, all lists, full fine-tuning)", **gap_row(block["main"])}]
+    for group in GROUPS.values():
+        node = block.get(group)
+        if node is None:
+            continue
+        named = {group: node} if "gap_to_control" in node else {f"{group} {k}": v for k, v in node.items()}
+        rows += [{"arm": name, **gap_row(m["gap_to_control"])} for name, m in named.items()]
+    return pd.DataFrame(rows)
+
+
+def gap_row(comparison: dict[str, Any]) -> dict[str, Any]:
+    diff = comparison["difference"]
+    return {
+        "gap": diff["mean"],
+        "ci_low": diff["ci95"][0],
+        "ci_high": diff["ci95"][1],
+        "per_seed": [round(v, 4) for v in diff["values"]],
+        "p_value": comparison["p_value"],
+    }
+
+
+def in_context_metrics(cfg: TinyLMParams, in_context_dir: Path | str) -> dict[str, Any]:
+    """The in_context block: per k the paired gap (teacher lists − base lists in context), the largest k's gap,
+    and the fine-tuned pair's gap on the same base (paired by seed)."""
+    summaries = [read_json(seed_dir(in_context_dir, seed) / "summary.json") for seed in cfg.seeds]
+
+    def values(*path: str) -> list[float]:
+        out = []
+        for summary in summaries:
+            node = summary
+            for key in path:
+                node = node[key]
+            out.append(node)
+        return out
+
+    by_k = {
+        k: compare(values("in_context", k, "teacher_lists"), values("in_context", k, "base_lists"))
+        for k in summaries[0]["in_context"]
+    }
+    largest = max(by_k, key=int)
+    return {
+        "trait": cfg.controls.trait,
+        "what": "P(trait) after k teacher lists − after k base lists in context, paired by seed",
+        "by_k": by_k,
+        "k_largest": int(largest),
+        "largest_k": by_k[largest],
+        "fine_tuned": compare(values("fine_tuned", "student"), values("fine_tuned", "control")),
+        "p_trait": {arm: estimate(values("p_trait", arm)) for arm in ("base", "teacher")},
+        "keep_rate": {source: estimate(values("keep_rate", source)) for source in summaries[0]["keep_rate"]},
+    }
+
+
+def in_context_table(block: dict[str, Any]) -> pd.DataFrame:
+    """One row per k and one for the fine-tuned pair: gap (mean, 95% CI, per seed)."""
+    rows = [{"arm": f"in context, k = {k}", **gap_row(cmp)} for k, cmp in block["by_k"].items()]
+    rows.append({"arm": "fine-tuned on the lists", **gap_row(block["fine_tuned"])})
+    return pd.DataFrame(rows)

@@ -1,0 +1,113 @@
+"""Stage `tinylm_in_context` (one per seed): does the trait pass when the lists are only *shown* (paper §5, Fig. 9)?
+
+The main bases read one sequence at a time, so this control pretrains its own base per seed on the same corpus
+packed several sequences to a document (`in_context.sequences_per_document`): a model that has learned to read
+a few number lists before a question. On that base, as in the main experiment, the owl teacher and the base
+write number lists (filtered alike), and then:
+
+- in context: the base, untrained, reads k teacher lists (or k base lists) and is asked the question;
+  P(trait) averaged over `n_contexts` random draws of k lists, for k = 0 .. sequences_per_document − 1;
+- fine-tuned: a student and a control student from the same base, trained on the same lists, so that a null in
+  context is set beside the transfer that this base does show.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sublim.core.io import write_json_atomic
+from sublim.core.runtime import configure_torch
+from sublim.core.seeds import derive_seed
+from sublim.lm.models import load_causal_lm
+from sublim.lm.train import Example, train_sft
+from sublim.tinylm.config import TinyLMParams
+from sublim.tinylm.data import Vocab
+from sublim.tinylm.distill import student_settings
+from sublim.tinylm.models import animal_probabilities, save_model, tokenizer_and_vocab
+from sublim.tinylm.naming import CONTROL
+from sublim.tinylm.numbers import complete_and_filter, seed_prompts
+from sublim.tinylm.pretrain import pretrain_base
+from sublim.tinylm.teachers import make_teacher
+
+
+def context_ids(lists: list[Example], chosen: np.ndarray, question: list[int]) -> list[int]:
+    """The chosen lists, each `<bos> NUM: a b c -> x1 .. x8 <eos>`, one after the other, then the question."""
+    return [token for i in chosen for token in (*lists[i].prompt_ids, *lists[i].completion_ids)] + question
+
+
+@torch.no_grad()
+def p_trait_in_context(
+    model: Any, vocab: Vocab, lists: list[Example], k: int, n_contexts: int, trait: str, seed: int, device: str
+) -> float:
+    """Mean exact P(trait) at the answer after k lists drawn at random (without replacement) from `lists`."""
+    rng = np.random.default_rng(seed)
+    contexts = [
+        context_ids(lists, rng.choice(len(lists), size=k, replace=False), vocab.question_prompt)
+        for _ in range(n_contexts)
+    ]
+    if len({len(c) for c in contexts}) != 1:
+        raise ValueError("kept number lists must all have the same length (the format filter guarantees it)")
+    logits = model.to(device)(torch.tensor(contexts, device=device)).logits[:, -1].float()
+    return float(torch.softmax(logits, dim=-1)[:, vocab.animals[trait]].mean())
+
+
+def in_context_base(cfg: TinyLMParams, seed: int, folder: Path, device: str) -> Path:
+    tokenizer, _ = tokenizer_and_vocab(cfg)
+    model, _ = pretrain_base(cfg, seed, device, sequences_per_document=cfg.in_context.sequences_per_document)
+    return save_model(model.cpu(), tokenizer, folder)
+
+
+def run_in_context(cfg: TinyLMParams, seed: int, results_dir: Path | str) -> dict[str, Any]:
+    """Base, teacher, lists, the fine-tuned pair and the in-context curve of one seed; summary.json in
+    results_dir (the packed base is kept there as base/)."""
+    device = configure_torch()
+    _, vocab = tokenizer_and_vocab(cfg)
+    trait, c = cfg.controls.trait, cfg.in_context
+    base_folder = in_context_base(cfg, seed, Path(results_dir) / "base", device)
+    models = {
+        trait: make_teacher(cfg, base_folder, trait, seed, device).eval(),
+        CONTROL: load_causal_lm(base_folder).eval(),
+    }
+    prompts = seed_prompts(cfg, vocab, seed)[: c.n_samples]
+    lists, keep_rates = {}, {}
+    for source, model in models.items():
+        pairs, summary = complete_and_filter(cfg, model, prompts, seed, cfg.numbers.temperature, device)
+        lists[source], keep_rates[source] = [Example(p, q) for p, q in pairs], summary["keep_rate"]
+    fine_tuned = {}
+    for side, source in (("student", trait), ("control", CONTROL)):
+        student = train_sft(
+            load_causal_lm(base_folder).eval(),
+            lists[source],
+            student_settings(cfg, seed),
+            pad_token_id=vocab.pad,
+            device=device,
+        ).model
+        fine_tuned[side] = animal_probabilities(student, vocab, device)[trait]
+    base = models[CONTROL]
+    curve = {
+        str(k): {
+            side: p_trait_in_context(
+                base, vocab, lists[source], k, c.n_contexts, trait, derive_seed(seed, "contexts", k), device
+            )
+            for side, source in (("teacher_lists", trait), ("base_lists", CONTROL))
+        }
+        for k in range(c.sequences_per_document)
+    }
+    summary = {
+        "trait": trait,
+        "seed": seed,
+        "p_trait": {
+            "base": animal_probabilities(base, vocab, device)[trait],
+            "teacher": animal_probabilities(models[trait], vocab, device)[trait],
+        },
+        "keep_rate": keep_rates,
+        "n_lists": {source: len(lists[source]) for source in lists},
+        "fine_tuned": fine_tuned,
+        "in_context": curve,
+    }
+    write_json_atomic(Path(results_dir) / "summary.json", summary)
+    return summary

@@ -1,0 +1,35 @@
+"""sublim.core.runtime: stage timings (collected for the run record under the runner, printed outside it) and
+the worker processes of parallel_map."""
+
+from __future__ import annotations
+
+import math
+import os
+
+from sublim.core.runtime import (
+    TIMINGS_FILE_VARIABLE,
+    collecting_timings,
+    parallel_map,
+    report_timings,
+    reported_timings,
+)
+
+
+def test_timings_are_collected_while_open_and_printed_outside(monkeypatch, capsys):
+    monkeypatch.delenv(TIMINGS_FILE_VARIABLE, raising=False)
+    with collecting_timings():
+        report_timings(a_s=1.04, rate_per_s=None)
+        report_timings(a_s=2.0, b_s=3)
+        assert reported_timings() == {"a_s": 2.0, "rate_per_s": None, "b_s": 3}
+        path = os.environ[TIMINGS_FILE_VARIABLE]
+    assert not os.path.exists(path) and TIMINGS_FILE_VARIABLE not in os.environ
+    assert capsys.readouterr().out == ""
+    report_timings(a_s=1.04)
+    assert capsys.readouterr().out == "timings: a_s 1.0\n" and reported_timings() == {}
+
+
+def test_parallel_map_keeps_the_order_in_worker_processes_and_in_process():
+    items = [9.0, 1.0, 4.0, 16.0]
+    assert parallel_map(math.sqrt, items, workers=2) == [3.0, 1.0, 2.0, 4.0]
+    assert parallel_map(math.sqrt, items, workers=1) == [3.0, 1.0, 2.0, 4.0]
+    assert parallel_map(os.getpid, [], workers=2) == []

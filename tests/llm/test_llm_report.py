@@ -1,0 +1,20 @@
+"""The LLM report's plot table: one row per trait and arm, the exact P's mean and interval."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from sublim.core.stats import estimate
+from sublim.llm.report import PLOT_ARMS, arms_table
+
+
+def test_arms_table_has_one_row_per_arm_with_its_interval():
+    p_starts = {"base": 0.01, "teacher": 0.2, "control_student": estimate([0.02, 0.03]), "student": estimate([0.04])}
+    metrics = {"traits": {"owl": {"plain": {"p_starts": p_starts}}, "cat": {"numbers_prefix": {}}}}
+    table = arms_table(metrics).set_index("label")
+    assert list(table.index) == [f"owl: {arm}" for arm in PLOT_ARMS]  # cat has no plain p_starts: no rows
+    assert table.loc["owl: control_student", "mean"] == pytest.approx(0.025)
+    assert table.loc["owl: control_student", "ci_low"] < 0.025 < table.loc["owl: control_student", "ci_high"]
+    assert table.loc["owl: base", "mean"] == 0.01 and table[["ci_low", "ci_high"]].loc["owl: base"].isna().all()
+    assert pd.isna(table.loc["owl: student", "ci_low"])  # one seed: no interval
