@@ -19,7 +19,8 @@ from sublim.core.io import write_text_atomic
 from sublim.core.params import ParamsError
 from sublim.report.claims import headline_csv_text, headline_table
 from sublim.report.config import ReportParams
-from sublim.report.status import EXPERIMENTAL_KINDS, MIN_UNITS
+from sublim.report.labels import EXPERIMENTS, KIND_TEXT, summary_line
+from sublim.report.status import MIN_UNITS
 from sublim.sections import load_section
 from sublim.stages import RECORDS
 
@@ -28,14 +29,6 @@ TIMINGS_START, TIMINGS_END = "<!-- timings:start -->", "<!-- timings:end -->"
 README = Path("README.md")
 HEADLINE = Path("results/report/headline.csv")
 PROVENANCE = Path("results/report/provenance.csv")
-EXPERIMENTS = {
-    "assets": "offline assets",
-    "mnist": "MNIST analogue",
-    "theory": "Theorem 1",
-    "tinylm": "tiny-LM analogue",
-    "llm": "LLM pipeline (SmolLM2)",
-    "report": "report",
-}
 STATUS_MARKS = {
     "reproduced": "✅ reproduced",
     "direction reproduced": "↗️ direction reproduced",
@@ -47,12 +40,6 @@ STATUS_MARKS = {
     "check passed": "☑️ check passed",
     "check failed": "❌ check failed",
     "not run": "⏸ not run",
-}
-KIND_TEXT = {
-    "level": "level: vs the paper's value",
-    "effect": "effect: vs our own control",
-    "null": "null: vs a stated margin",
-    "check": "check of a proof",
 }
 
 
@@ -70,23 +57,6 @@ def read_headline(path: Path | str = HEADLINE) -> list[dict[str, str]]:
 
 def _escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
-
-
-def summary_line(rows: list[dict[str, str]]) -> str:
-    """How many claims of each kind, and their statuses: experimental claims (level, effect, null) apart from
-    the sanity checks of Theorem 1's proof."""
-    groups = {"experimental": [r for r in rows if r.get("kind") != "check"]}
-    groups["check"] = [r for r in rows if r.get("kind") == "check"]
-
-    def counts(members: list[dict[str, str]]) -> str:
-        found = {s: sum(r["status"] == s for r in members) for s in STATUS_MARKS}
-        return ", ".join(f"{n} {status.removeprefix('check ')}" for status, n in found.items() if n) or "none"
-
-    kinds = {k: sum(r.get("kind") == k for r in groups["experimental"]) for k in EXPERIMENTAL_KINDS}
-    made_of = ", ".join(f"{n} {kind}" for kind, n in kinds.items() if n)
-    experimental = f"{len(groups['experimental'])} experimental claims ({made_of}): {counts(groups['experimental'])}."
-    checks = f" {len(groups['check'])} checks of a proof (Theorem 1), not results: {counts(groups['check'])}."
-    return experimental + (checks if groups["check"] else "")
 
 
 def render_section(rows: list[dict[str, str]]) -> str:

@@ -245,14 +245,18 @@ _STAGES = [
         reads=tuple(f"{PAPER_DATA}/{name}.csv" for name in ("paper_values", "paper_claims", "report_figures"))
         + EXPERIMENT_METRICS,
     ),
-    # a notebook cannot export itself while papermill runs it, so the HTML page is its own small stage
+    # the page for readers, rendered (no code) from the files stage `report` writes (sublim.report.html.REPORT_FILES)
     Stage(
         "report_html",
         "report",
         f"{REPORT}/html",
         function="sublim.report.html:export_html",
-        uses=(),
-        reads=(f"{REPORT}/report.ipynb",),
+        uses=("figures",),
+        reads=(
+            *(f"{REPORT}/{name}" for name in ("headline.csv", "provenance.csv", "figures")),
+            f"{PAPER_DATA}/report_figures.csv",
+            "lib/sublim/report/templates/report.html.j2",
+        ),
     ),
 ]
 STAGES: dict[str, Stage] = {stage.name: stage for stage in _STAGES}
