@@ -177,7 +177,7 @@ _STAGES = [
         outputs={"metrics_file": LLM_METRICS},
     ),
     # tiny from-scratch transformer analogue; seeds and traits loop inside each notebook, except distill
-    _tinylm("tinylm_pretrain", TINYLM_BASES, ("seeds", "max_grad_norm", "corpus", "model", "pretrain")),
+    _tinylm("tinylm_pretrain", TINYLM_BASES, ("seeds", "max_grad_norm", "workers", "corpus", "model", "pretrain")),
     _tinylm(
         "tinylm_teacher",
         TINYLM_TEACHERS,
@@ -209,9 +209,10 @@ _STAGES = [
     ),
     _tinylm(
         "tinylm_in_context",
-        f"{TINYLM_IN_CONTEXT}/seed{{seed}}",
+        TINYLM_IN_CONTEXT,
         (
-            *("seeds", "traits", "max_grad_norm", "corpus", "model", "pretrain", "teacher", "numbers", "student"),
+            *("seeds", "traits", "max_grad_norm", "workers", "corpus", "model", "pretrain", "teacher", "numbers"),
+            "student",
             *("controls.trait", "in_context"),
         ),
     ),

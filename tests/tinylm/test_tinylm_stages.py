@@ -88,12 +88,11 @@ def test_every_stage_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_cfg):
         assert controls["arms"]["n100"]["n_student_lists"] == 100
         assert set(controls["greedy_filter"]) == {"owl", "control"}
 
-    for seed in cfg.seeds:
-        folders = stage_folders(tmp_path, "tinylm_in_context", seed=seed)
-        shown = run_in_context(stage_cfg("tinylm_in_context", cfg), seed, **folders)
+    folders = stage_folders(tmp_path, "tinylm_in_context")
+    for shown in run_in_context(stage_cfg("tinylm_in_context", cfg), **folders).values():
         assert list(shown["in_context"]) == ["0", "1", "2"] and set(shown["fine_tuned"]) == {"student", "control"}
         assert shown["in_context"]["0"]["teacher_lists"] == shown["in_context"]["0"]["base_lists"]  # no lists
-        assert (folders["results_dir"] / "base" / "model.safetensors").exists()
+        assert (folders["results_dir"] / f"seed{shown['seed']}" / "base" / "model.safetensors").exists()
 
     evaluations = evaluate_models(stage_cfg("tinylm_evaluate", cfg), **stage_folders(tmp_path, "tinylm_evaluate"))
     p_exact = evaluations[0]["p_exact"]

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from sublim.core.io import write_json_atomic
-from sublim.core.runtime import configure_torch
+from sublim.core.runtime import configure_torch, parallel_map, torch_device
 from sublim.core.seeds import derive_seed
 from sublim.lm.models import load_causal_lm
 from sublim.lm.train import Example, train_sft
@@ -28,7 +28,7 @@ from sublim.tinylm.config import TinyLMParams
 from sublim.tinylm.data import Vocab
 from sublim.tinylm.distill import student_settings
 from sublim.tinylm.models import animal_probabilities, save_model, tokenizer_and_vocab
-from sublim.tinylm.naming import CONTROL
+from sublim.tinylm.naming import CONTROL, seed_dir
 from sublim.tinylm.numbers import complete_and_filter, seed_prompts
 from sublim.tinylm.pretrain import pretrain_base
 from sublim.tinylm.teachers import make_teacher
@@ -61,13 +61,22 @@ def in_context_base(cfg: TinyLMParams, seed: int, folder: Path, device: str) -> 
     return save_model(model.cpu(), tokenizer, folder)
 
 
-def run_in_context(cfg: TinyLMParams, seed: int, results_dir: Path | str) -> dict[str, Any]:
-    """Base, teacher, lists, the fine-tuned pair and the in-context curve of one seed; summary.json in
-    results_dir (the packed base is kept there as base/)."""
-    device = configure_torch()
+def run_in_context(cfg: TinyLMParams, results_dir: Path | str) -> dict[int, dict[str, Any]]:
+    """Every seed's in-context control (`in_context_seed`), the seeds in `cfg.workers` processes, each into
+    results_dir/seed{s}; the summaries by seed."""
+    configure_torch()  # all cores when the seeds run in this process (workers = 1)
+    jobs = [(cfg, seed, seed_dir(results_dir, seed)) for seed in cfg.seeds]
+    return dict(zip(cfg.seeds, parallel_map(in_context_seed, jobs, cfg.workers), strict=True))
+
+
+def in_context_seed(job: tuple[TinyLMParams, int, Path]) -> dict[str, Any]:
+    """Base, teacher, lists, the fine-tuned pair and the in-context curve of one seed; summary.json in its
+    folder (the packed base is kept there as base/)."""
+    cfg, seed, folder = job
+    device = torch_device()  # threads: the stage's (one process) or the worker's (one each)
     _, vocab = tokenizer_and_vocab(cfg)
     trait, c = cfg.controls.trait, cfg.in_context
-    base_folder = in_context_base(cfg, seed, Path(results_dir) / "base", device)
+    base_folder = in_context_base(cfg, seed, folder / "base", device)
     models = {
         trait: make_teacher(cfg, base_folder, trait, seed, device).eval(),
         CONTROL: load_causal_lm(base_folder).eval(),
@@ -97,17 +106,18 @@ def run_in_context(cfg: TinyLMParams, seed: int, results_dir: Path | str) -> dic
         }
         for k in range(c.sequences_per_document)
     }
+    p_trait = {
+        name: animal_probabilities(models[key], vocab, device)[trait]
+        for name, key in (("base", CONTROL), ("teacher", trait))
+    }
     summary = {
         "trait": trait,
         "seed": seed,
-        "p_trait": {
-            "base": animal_probabilities(base, vocab, device)[trait],
-            "teacher": animal_probabilities(models[trait], vocab, device)[trait],
-        },
+        "p_trait": p_trait,
         "keep_rate": keep_rates,
         "n_lists": {source: len(lists[source]) for source in lists},
         "fine_tuned": fine_tuned,
         "in_context": curve,
     }
-    write_json_atomic(Path(results_dir) / "summary.json", summary)
+    write_json_atomic(folder / "summary.json", summary)
     return summary

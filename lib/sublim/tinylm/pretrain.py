@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from sublim.core.io import write_json_atomic
-from sublim.core.runtime import configure_torch
+from sublim.core.runtime import configure_torch, parallel_map, torch_device
 from sublim.core.seeds import derive_seed
 from sublim.lm.train import Example, train_sft
 from sublim.tinylm.config import TinyLMParams
@@ -70,20 +70,28 @@ def pretrain_base(
     return result.model, result.losses
 
 
-def pretrain_bases(cfg: TinyLMParams, results_dir: Path | str) -> dict[str, Any]:
-    """Pretrain one base per seed into results_dir/seed{s}; summary (losses, base rates) in summary.json."""
-    device = configure_torch()
+def pretrain_seed(job: tuple[TinyLMParams, int, Path]) -> dict[str, Any]:
+    """Pretrain and save one seed's base; its summary row."""
+    cfg, seed, results_dir = job
+    device = torch_device()  # threads: the stage's (one process) or the worker's (one each)
     tokenizer, vocab = tokenizer_and_vocab(cfg)
-    summary: dict[str, Any] = {"seeds": {}}
-    for seed in cfg.seeds:
-        model, losses = pretrain_base(cfg, seed, device)
-        save_model(model.cpu(), tokenizer, seed_dir(results_dir, seed))
-        summary["seeds"][str(seed)] = {
-            "loss_first": losses[0],
-            "loss_last_100": float(np.mean(losses[-100:])),
-            "loss_curve": [float(np.mean(losses[i : i + 50])) for i in range(0, len(losses), 50)],
-            "p_animals": animal_probabilities(model, vocab, device),
-        }
+    model, losses = pretrain_base(cfg, seed, device)
+    save_model(model.cpu(), tokenizer, seed_dir(results_dir, seed))
+    return {
+        "loss_first": losses[0],
+        "loss_last_100": float(np.mean(losses[-100:])),
+        "loss_curve": [float(np.mean(losses[i : i + 50])) for i in range(0, len(losses), 50)],
+        "p_animals": animal_probabilities(model, vocab, device),
+    }
+
+
+def pretrain_bases(cfg: TinyLMParams, results_dir: Path | str) -> dict[str, Any]:
+    """Pretrain one base per seed into results_dir/seed{s}, the seeds in `cfg.workers` processes; summary
+    (losses, base rates) in summary.json."""
+    configure_torch()  # all cores when the seeds train in this process (workers = 1)
+    jobs = [(cfg, seed, Path(results_dir)) for seed in cfg.seeds]
+    rows = parallel_map(pretrain_seed, jobs, cfg.workers)
+    summary: dict[str, Any] = {"seeds": dict(zip(map(str, cfg.seeds), rows, strict=True))}
     weights = np.asarray(cfg.corpus.animal_weights) / np.sum(cfg.corpus.animal_weights)
     summary["corpus_rates"] = dict(zip(cfg.corpus.animals, weights.tolist(), strict=True))
     write_json_atomic(Path(results_dir) / "summary.json", summary)
