@@ -187,7 +187,7 @@ _STAGES = [
     _tinylm(
         "tinylm_numbers",
         TINYLM_NUMBERS,
-        ("seeds", "traits", "corpus", "numbers"),
+        ("seeds", "traits", "workers", "corpus", "numbers"),
         bases_dir=TINYLM_BASES,
         teachers_dir=TINYLM_TEACHERS,
     ),

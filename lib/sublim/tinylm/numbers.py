@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from sublim.core.io import read_jsonl, write_json_atomic, write_text_atomic
-from sublim.core.runtime import configure_torch
+from sublim.core.runtime import configure_torch, parallel_map, torch_device
 from sublim.core.seeds import derive_seed
 from sublim.lm.generate import sample
 from sublim.lm.models import load_causal_lm
@@ -25,11 +25,12 @@ from sublim.tinylm.naming import CONTROL, numbers_file, seed_dir
 def generate_numbers(
     cfg: TinyLMParams, bases_dir: Path | str, teachers_dir: Path | str, results_dir: Path | str
 ) -> dict[str, Any]:
-    """Generate and filter for every seed into results_dir/seed{s}/{source}.jsonl; keep-rates and reject
-    reasons in filter_summary.json."""
-    summary = {
-        str(seed): generate_numbers_for_seed(cfg, seed, bases_dir, teachers_dir, results_dir) for seed in cfg.seeds
-    }
+    """Generate and filter for every seed (in `cfg.workers` processes) into results_dir/seed{s}/{source}.jsonl;
+    keep-rates and reject reasons in filter_summary.json."""
+    configure_torch()  # all cores when the seeds run in this process (workers = 1)
+    jobs = [(cfg, seed, Path(bases_dir), Path(teachers_dir), Path(results_dir)) for seed in cfg.seeds]
+    rows = parallel_map(numbers_job, jobs, cfg.workers)
+    summary = dict(zip(map(str, cfg.seeds), rows, strict=True))
     write_json_atomic(Path(results_dir) / "filter_summary.json", summary)
     return summary
 
@@ -74,11 +75,15 @@ def number_sources(cfg: TinyLMParams, seed: int, bases_dir: Path | str, teachers
     return {CONTROL: seed_dir(bases_dir, seed), **{t: seed_dir(teachers_dir, seed) / t for t in cfg.traits}}
 
 
+def numbers_job(job: tuple[TinyLMParams, int, Path, Path, Path]) -> dict[str, Any]:
+    return generate_numbers_for_seed(*job)
+
+
 def generate_numbers_for_seed(
     cfg: TinyLMParams, seed: int, bases_dir: Path | str, teachers_dir: Path | str, results_dir: Path | str
 ) -> dict[str, Any]:
     """Base ('control') and each teacher complete the same prompts; keep well-formed lists in {source}.jsonl."""
-    device = configure_torch()
+    device = torch_device()  # threads: the stage's (one process) or the worker's (one each)
     _, vocab = tokenizer_and_vocab(cfg)
     prompts = seed_prompts(cfg, vocab, seed)
     sources = number_sources(cfg, seed, bases_dir, teachers_dir)
