@@ -193,7 +193,7 @@ _STAGES = [
     ),
     _tinylm(
         "tinylm_distill",
-        f"{TINYLM_STUDENTS}/seed{{seed}}",
+        TINYLM_STUDENTS,
         ("seeds", "traits", "max_grad_norm", "workers", "corpus", "student"),
         bases_dir=TINYLM_BASES,
         teachers_dir=TINYLM_TEACHERS,
@@ -201,7 +201,7 @@ _STAGES = [
     ),
     _tinylm(
         "tinylm_controls",
-        f"{TINYLM_CONTROLS}/seed{{seed}}",
+        TINYLM_CONTROLS,
         ("seeds", "traits", "max_grad_norm", "workers", "corpus", "numbers", "student", "controls"),
         bases_dir=TINYLM_BASES,
         teachers_dir=TINYLM_TEACHERS,

@@ -75,15 +75,14 @@ def test_every_stage_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_cfg):
     for row in rows["owl"]:
         assert rejection_reason(row["completion"], vocab, cfg.corpus.n_answer_numbers) is None
 
-    for seed in cfg.seeds:
-        folders = stage_folders(tmp_path, "tinylm_distill", seed=seed)
-        students = distill_students(stage_cfg("tinylm_distill", cfg), seed, **folders)
+    folders = stage_folders(tmp_path, "tinylm_distill")
+    for seed, students in distill_students(stage_cfg("tinylm_distill", cfg), **folders).items():
         assert set(students) == set(student_arms(cfg))
         assert students["diff_init_owl"]["init"] == str(folders["bases_dir"] / f"seed{1 - seed}")
+        assert (folders["results_dir"] / f"seed{seed}" / "summary.json").exists()
 
-    for seed in cfg.seeds:
-        folders = stage_folders(tmp_path, "tinylm_controls", seed=seed)
-        controls = run_controls(stage_cfg("tinylm_controls", cfg), seed, **folders)
+    folders = stage_folders(tmp_path, "tinylm_controls")
+    for seed, controls in run_controls(stage_cfg("tinylm_controls", cfg), **folders).items():
         assert set(controls["arms"]) == {arm.name for arm in control_arms(cfg, seed)}
         assert controls["arms"]["n100"]["n_student_lists"] == 100
         assert set(controls["greedy_filter"]) == {"owl", "control"}

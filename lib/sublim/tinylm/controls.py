@@ -1,4 +1,4 @@
-"""Stage `tinylm_controls` (one per seed): the paper's controls in miniature, on one trait (`controls.trait`).
+"""Stage `tinylm_controls`: the paper's controls in miniature, on one trait (`controls.trait`).
 
 Every control changes the data or the training of both sides alike: a student from the seed's base on the trait
 teacher's lists, changed one way, against a control student on the base's lists, changed the same way. Its gap
@@ -136,34 +136,36 @@ def train_control_student(job: ControlJob) -> float:
 
 def run_controls(
     cfg: TinyLMParams,
-    seed: int,
     bases_dir: Path | str,
     teachers_dir: Path | str,
     numbers_dir: Path | str,
     results_dir: Path | str,
-) -> dict[str, Any]:
-    """Train every control arm's pair of students from the seed's base (in `cfg.workers` processes) and write
-    P(trait) of each, with the lists they trained on and the greedy filter's keep-rates, to
-    results_dir/summary.json."""
+) -> dict[int, dict[str, Any]]:
+    """Every control arm's pair of students of every seed, from the seed's base (in `cfg.workers` processes):
+    P(trait) of each, the lists they trained on and the greedy filter's keep-rates, in
+    results_dir/seed{s}/summary.json. The summaries by seed."""
     device = configure_torch()
     trait = cfg.controls.trait
-    arms = control_arms(cfg, seed)
-    data = {"sampled": {source: load_examples(numbers_dir, seed, source) for source in (trait, CONTROL)}}
-    summary: dict[str, Any] = {"trait": trait, "seed": seed, "arms": {}}
-    if any(arm.data == "greedy" for arm in arms):
-        data["greedy"], summary["greedy_filter"] = greedy_lists(cfg, seed, bases_dir, teachers_dir, device)
     sides = (("student", trait), ("control", CONTROL))
-    jobs = [
-        ControlJob(cfg, seed_dir(bases_dir, seed), arm.transform(data[arm.data][source]), arm.settings)
-        for arm in arms
-        for _, source in sides
-    ]
+    summaries, jobs = {}, []
+    for seed in cfg.seeds:
+        arms = control_arms(cfg, seed)
+        data = {"sampled": {source: load_examples(numbers_dir, seed, source) for source in (trait, CONTROL)}}
+        summaries[seed] = {"trait": trait, "seed": seed, "arms": {}}
+        if any(arm.data == "greedy" for arm in arms):
+            data["greedy"], summaries[seed]["greedy_filter"] = greedy_lists(cfg, seed, bases_dir, teachers_dir, device)
+        jobs += [
+            ControlJob(cfg, seed_dir(bases_dir, seed), arm.transform(data[arm.data][source]), arm.settings)
+            for arm in arms
+            for _, source in sides
+        ]
     p_trait = iter(parallel_map(train_control_student, jobs, cfg.workers))
     lists = iter(len(job.examples) for job in jobs)
-    for arm in arms:
-        result: dict[str, Any] = {}
-        for side, _ in sides:
-            result[side], result[f"n_{side}_lists"] = next(p_trait), next(lists)
-        summary["arms"][arm.name] = result
-    write_json_atomic(Path(results_dir) / "summary.json", summary)
-    return summary
+    for seed, summary in summaries.items():
+        for arm in control_arms(cfg, seed):
+            result: dict[str, Any] = {}
+            for side, _ in sides:
+                result[side], result[f"n_{side}_lists"] = next(p_trait), next(lists)
+            summary["arms"][arm.name] = result
+        write_json_atomic(seed_dir(results_dir, seed) / "summary.json", summary)
+    return summaries

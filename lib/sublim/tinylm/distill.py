@@ -1,4 +1,4 @@
-"""Step 4, stage `tinylm_distill` (one per seed): the students.
+"""Step 4, stage `tinylm_distill`: the students of every seed.
 
 Students start from the seed's base and train on teacher numbers (sampled tokens, completion cross-entropy); the
 control trains on base numbers; the different-init students (the next seed's base) train on both; soft-label
@@ -46,26 +46,26 @@ class ArmJob:
     bases_dir: Path
     teachers_dir: Path
     numbers_dir: Path
-    results_dir: Path
+    results_dir: Path  # the stage's folder; the student goes to results_dir/seed{seed}/{arm}
 
 
 def distill_students(
     cfg: TinyLMParams,
-    seed: int,
     bases_dir: Path | str,
     teachers_dir: Path | str,
     numbers_dir: Path | str,
     results_dir: Path | str,
-) -> dict[str, Any]:
-    """Every student arm of one seed (see `student_arms`), each saved as results_dir/{arm}, trained in
-    `cfg.workers` processes; losses in summary.json. results_dir is the seed's own folder
-    (results/tinylm/students/seed{seed})."""
+) -> dict[int, dict[str, Any]]:
+    """Every student arm (`student_arms`) of every seed, saved as results_dir/seed{s}/{arm}, trained in
+    `cfg.workers` processes; each seed's losses in results_dir/seed{s}/summary.json. The summaries by seed."""
     configure_torch()  # all cores for the arms when they train in this process (workers = 1)
     folders = [Path(f) for f in (bases_dir, teachers_dir, numbers_dir, results_dir)]
-    jobs = [ArmJob(cfg, seed, arm, *folders) for arm in student_arms(cfg)]
-    summary = dict(zip(student_arms(cfg), parallel_map(train_arm, jobs, cfg.workers), strict=True))
-    write_json_atomic(Path(results_dir) / "summary.json", summary)
-    return summary
+    jobs = [ArmJob(cfg, seed, arm, *folders) for seed in cfg.seeds for arm in student_arms(cfg)]
+    rows = iter(parallel_map(train_arm, jobs, cfg.workers))
+    summaries = {seed: {arm: next(rows) for arm in student_arms(cfg)} for seed in cfg.seeds}
+    for seed, summary in summaries.items():
+        write_json_atomic(seed_dir(results_dir, seed) / "summary.json", summary)
+    return summaries
 
 
 def train_arm(job: ArmJob) -> dict[str, Any]:
@@ -95,7 +95,7 @@ def train_arm(job: ArmJob) -> dict[str, Any]:
         )
     else:
         result = train_sft(load_causal_lm(init).eval(), data, settings, pad_token_id=vocab.pad, device=device)
-    save_model(result.model.cpu(), tokenizer, job.results_dir / job.arm)
+    save_model(result.model.cpu(), tokenizer, seed_dir(job.results_dir, seed) / job.arm)
     return {
         "init": str(init),
         "data": source,
