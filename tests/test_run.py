@@ -336,3 +336,23 @@ def test_an_asset_error_is_one_line_without_traceback_and_a_bug_keeps_its_traceb
     monkeypatch.setattr(run, "call_function", lambda *args: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         run.main(["f"])
+
+
+def test_records_of_stage_runs_that_no_longer_exist_are_removed_and_current_ones_kept(monkeypatch, in_tmp_repo):
+    monkeypatch.setattr(params, "SECTION_SCHEMAS", {"demo": "fixtures.demo_schema:DemoParams"})
+    function = "fixtures.demo_schema:write_marker_timed"
+    stages = {
+        "f": Stage("f", "demo", "out", function=function),
+        "per_seed": Stage("per_seed", "demo", "out/{seed}", function=function, matrix={"seed": "seeds"}),
+    }
+    monkeypatch.setattr(run, "STAGES", stages)
+    (in_tmp_repo / "params.yaml").write_text(yaml.safe_dump(GOOD))
+    records = in_tmp_repo / "results/records"
+    records.mkdir(parents=True)
+    seed = GOOD["demo"]["seeds"][0]
+    kept = [records / f"per_seed-{seed}.json"]
+    stale = [records / "f-0.json", records / "per_seed.json", records / "per_seed-999.json", records / "gone.json"]
+    for path in kept + stale:
+        path.write_text("{}")
+    run_stage("f")
+    assert sorted(p.name for p in records.iterdir()) == sorted(["f.json", *(p.name for p in kept)])

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import itertools
 import os
 import shutil
 import sys
@@ -36,7 +37,7 @@ from sublim.core.io import FolderLockedError, runner_lock, write_json_atomic, wr
 from sublim.core.params import DEFAULT_PARAMS_FILE, ParamsError, Section
 from sublim.core.runtime import collecting_timings, reported_timings, run_record
 from sublim.sections import load_params, load_section, section_from_namespace
-from sublim.stages import STAGES, Stage, fill
+from sublim.stages import RECORDS, STAGES, Stage, fill
 
 KERNEL_NAME = "sublim"
 # The kernel's own log at errors only: ipykernel warns once per kernel (22 times a `dvc repro`) that its sockets to
@@ -301,7 +302,27 @@ def run_stage(
         if stage.record:
             record = run_record(name, matrix, time.monotonic() - started, timings=reported_timings())
             write_json_atomic(fill(stage.record_file(), matrix), record)
+            remove_stale_records(load_params(params_file))
     return results_dir
+
+
+def current_record_files(sections: dict[str, Section]) -> set[Path]:
+    """The run record of every stage run the params define (each matrix value of each stage)."""
+    files = set()
+    for stage in STAGES.values():
+        lists = [_field_at(sections[stage.section], path) for path in stage.matrix.values()] if stage.matrix else []
+        for values in itertools.product(*lists):
+            files.add(Path(fill(stage.record_file(), dict(zip(stage.matrix, values, strict=True)))))
+    return files
+
+
+def remove_stale_records(sections: dict[str, Section]) -> list[Path]:
+    """Remove the records of stage runs that no longer exist (a renamed stage, a matrix gone or changed, a seed
+    dropped): no stage outputs them any more, and the provenance table would count them."""
+    stale = sorted(set(Path(RECORDS).glob("*.json")) - current_record_files(sections))
+    for path in stale:
+        path.unlink()
+    return stale
 
 
 def main(argv: list[str] | None = None) -> int:
