@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -204,8 +205,12 @@ def write_report(
     csv = controls.drop(columns="per_seed").to_csv(index=False, float_format="%.5f")
     write_text_atomic(Path(plots_dir) / "controls.csv", csv)
     figures = Path(results_dir) / "figures"
-    plot_arms(metrics, figures / "arms_p_trait.png")
-    plot_arms(metrics, figures / "arms_p_trait_sampled.png", view="p_trait_sampled")
-    plot_controls(controls, cfg.controls.trait, figures / "controls_gap.png")
-    plot_in_context(metrics["in_context"], figures / "in_context.png")
+    drawn = [
+        plot_arms(metrics, figures / "arms_p_trait.png"),
+        plot_arms(metrics, figures / "arms_p_trait_sampled.png", view="p_trait_sampled"),
+        plot_controls(controls, cfg.controls.trait, figures / "controls_gap.png"),
+        plot_in_context(metrics["in_context"], figures / "in_context.png"),
+    ]
+    for figure in drawn:  # saved, not shown here: the notebook draws each where its story needs it
+        plt.close(figure)
     return metrics
