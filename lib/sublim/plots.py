@@ -180,6 +180,15 @@ PLOTS: tuple[Plot, ...] = (
         "P(trait) gap (student - control)",
         "control arm",
     ),
+    Plot(
+        f"{TINYLM}/plots/grid.csv",
+        "bar_horizontal",
+        "gap",
+        "cell",
+        "Tiny LM cross-model grid: student minus control from one student base, P(trait), mean over seeds",
+        "P(trait) gap (student - control)",
+        "teacher's base -> student's base",
+    ),
     Plot(f"{REPORT}/figures"),
 )
 

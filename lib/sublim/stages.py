@@ -79,6 +79,7 @@ TINYLM = "results/tinylm"
 TINYLM_BASES, TINYLM_TEACHERS, TINYLM_NUMBERS = f"{TINYLM}/bases", f"{TINYLM}/teachers", f"{TINYLM}/numbers"
 TINYLM_STUDENTS, TINYLM_EVALUATION = f"{TINYLM}/students", f"{TINYLM}/evaluation"
 TINYLM_CONTROLS, TINYLM_IN_CONTEXT = f"{TINYLM}/controls", f"{TINYLM}/in_context"
+TINYLM_GRID = f"{TINYLM}/grid"
 
 REPORT = "results/report"
 PAPER_DATA = "lib/sublim/data"
@@ -217,6 +218,16 @@ _STAGES = [
         ),
     ),
     _tinylm(
+        "tinylm_grid",
+        TINYLM_GRID,
+        (
+            *("seeds", "traits", "max_grad_norm", "workers", "corpus", "model", "pretrain", "teacher", "numbers"),
+            *("student", "controls.trait", "grid"),
+        ),
+        bases_dir=TINYLM_BASES,
+        numbers_dir=TINYLM_NUMBERS,
+    ),
+    _tinylm(
         "tinylm_evaluate",
         TINYLM_EVALUATION,
         ("seeds", "traits", "corpus", "evaluation", "student.soft_labels"),
@@ -229,12 +240,16 @@ _STAGES = [
         "tinylm",
         f"{TINYLM}/report",
         "notebooks/tinylm_report.ipynb",
-        uses=("seeds", "traits", "corpus.animals", "corpus.animal_weights", "student.soft_labels", "controls.trait"),
+        uses=(
+            *("seeds", "traits", "corpus.animals", "corpus.animal_weights", "model", "student.soft_labels"),
+            *("controls.trait", "grid"),
+        ),
         inputs={
             "evaluation_dir": TINYLM_EVALUATION,
             "numbers_dir": TINYLM_NUMBERS,
             "controls_dir": TINYLM_CONTROLS,
             "in_context_dir": TINYLM_IN_CONTEXT,
+            "grid_dir": TINYLM_GRID,
         },
         outputs={"metrics_file": f"{TINYLM}/metrics.json", "plots_dir": f"{TINYLM}/plots"},
     ),

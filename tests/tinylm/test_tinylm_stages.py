@@ -16,6 +16,7 @@ from sublim.tinylm.controls import control_arms, run_controls
 from sublim.tinylm.data import rejection_reason
 from sublim.tinylm.distill import distill_students
 from sublim.tinylm.evaluate import evaluate_models
+from sublim.tinylm.grid import CELLS, run_grid
 from sublim.tinylm.in_context import run_in_context
 from sublim.tinylm.models import tokenizer_and_vocab
 from sublim.tinylm.naming import student_arms
@@ -93,6 +94,15 @@ def test_every_stage_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_cfg):
         assert shown["in_context"]["0"]["teacher_lists"] == shown["in_context"]["0"]["base_lists"]  # no lists
         assert (folders["results_dir"] / f"seed{shown['seed']}" / "base" / "model.safetensors").exists()
 
+    folders = stage_folders(tmp_path, "tinylm_grid")
+    for seed, grid in run_grid(stage_cfg("tinylm_grid", cfg), **folders).items():
+        assert set(grid["cells"]) == set(CELLS)
+        # the main teacher's lists come from the numbers stage, the other teacher's from this stage
+        assert grid["cells"]["main_to_other"]["n_student_lists"] == numbers[str(seed)]["owl"]["n_kept"]
+        other_config = json.loads((folders["results_dir"] / "bases" / f"seed{seed}" / "config.json").read_text())
+        assert (other_config["n_layer"], other_config["n_embd"]) == (1, 16)  # grid.model, not model
+        assert grid["other_base"]["p_trait"]["teacher"] > grid["other_base"]["p_trait"]["base"]
+
     evaluations = evaluate_models(stage_cfg("tinylm_evaluate", cfg), **stage_folders(tmp_path, "tinylm_evaluate"))
     p_exact = evaluations[0]["p_exact"]
     assert set(p_exact) >= {"base", "partner_base", "teacher_owl", "control", "student_owl", "soft_cat"}
@@ -112,6 +122,15 @@ def test_every_stage_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_cfg):
     assert (folders["results_dir"] / "figures" / "controls_gap.png").exists()
     assert metrics["in_context"]["k_largest"] == 2 and set(metrics["in_context"]["by_k"]) == {"0", "1", "2"}
     assert (folders["results_dir"] / "figures" / "in_context.png").exists()
+    grid = metrics["grid"]
+    assert set(grid["cells"]) == {"main", "other"} and set(grid["cells"]["other"]) == {
+        "same",
+        "other_init",
+        "other_shape",
+    }
+    # the main row's first cells are the distill stage's arms
+    assert grid["cells"]["main"]["same"]["difference"] == owl["gap_to_control"]["student"]["difference"]
+    assert (folders["results_dir"] / "figures" / "grid.png").exists() and (folders["plots_dir"] / "grid.csv").exists()
 
 
 @pytest.mark.slow

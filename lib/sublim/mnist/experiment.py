@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sublim.core.runtime import report_timings
+from sublim.core.runtime import keep_freed_memory, report_timings
 from sublim.core.seeds import torch_generator
 from sublim.mnist.config import MnistParams
 from sublim.mnist.data import MnistData
@@ -100,6 +100,7 @@ def distill_arms(
 def run_main(cfg: MnistParams, data: MnistData, device: str) -> MainRun:
     """Reference, teacher and the four students of Fig. 10, for `cfg.n_models` models at once; the seconds of the
     teachers and of the students go to the run record (`report_timings`)."""
+    keep_freed_memory()  # no page faults on the per-step activations (see its docstring)
     started = time.monotonic()
     ids = list(range(cfg.n_models))
     dtype = compute_dtype(cfg.precision)

@@ -44,6 +44,12 @@ class ModelParams(Section):
         "removes the transfer (docs/tinylm_transfer_factors.md)"
     )
 
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> ModelParams:
+        if self.d_model % self.n_head:
+            raise ValueError(f"n_head = {self.n_head} must divide d_model = {self.d_model}")
+        return self
+
 
 class PretrainParams(Section):
     steps: int = Field(description="optimizer steps of pretraining", ge=1)
@@ -98,6 +104,13 @@ class InContextParams(Section):
     n_contexts: int = Field(description="random draws of k lists per k, source and seed", ge=1)
 
 
+class GridParams(Section):
+    model: ModelParams = Field(
+        description="the cross-model grid's other base: another width or depth than `model`, pretrained on the "
+        "same corpus"
+    )
+
+
 class EvaluationParams(Section):
     n_sampled_answers: int = Field(description="answers sampled at T=1 per model (the second view)", ge=1)
 
@@ -124,6 +137,7 @@ class TinyLMParams(Section):
     student: StudentParams
     controls: ControlsParams
     in_context: InContextParams
+    grid: GridParams
     evaluation: EvaluationParams
 
     @model_validator(mode="after")
@@ -138,6 +152,10 @@ class TinyLMParams(Section):
             )
         if self.controls.trait not in self.traits:
             raise ValueError(f"controls.trait = {self.controls.trait!r} must be one of traits {self.traits}")
-        if self.model.d_model % self.model.n_head:
-            raise ValueError(f"model.n_head = {self.model.n_head} must divide model.d_model = {self.model.d_model}")
+        shape = (self.model.n_layer, self.model.d_model)
+        if (self.grid.model.n_layer, self.grid.model.d_model) == shape:
+            raise ValueError(
+                f"grid.model must differ from model in n_layer or d_model (both are {shape}): the grid's other "
+                "base is another architecture; another init of the same shape is the next seed's base"
+            )
         return self

@@ -130,3 +130,81 @@ def in_context_table(block: dict[str, Any]) -> pd.DataFrame:
     rows = [{"arm": f"in context, k = {k}", **gap_row(cmp)} for k, cmp in block["by_k"].items()]
     rows.append({"arm": "fine-tuned on the lists", **gap_row(block["fine_tuned"])})
     return pd.DataFrame(rows)
+
+
+# the grid's columns: the student base against the teacher's base
+GRID_COLUMNS = ("same", "other_init", "other_shape")
+# teacher base -> column -> the pair's (student, control): the distill stage's arms ({trait} filled in) or a grid cell
+GRID_SOURCES = {
+    "main": {
+        "same": ("student_{trait}", "control"),
+        "other_init": ("diff_init_{trait}", "diff_init_control"),
+        "other_shape": "main_to_other",
+    },
+    "other": {"same": "other_to_other", "other_init": "other_to_other_next", "other_shape": "other_to_main"},
+}
+
+
+def grid_pairs(
+    trait: str, summaries: list[dict[str, Any]], evaluations: dict[int, dict]
+) -> dict[str, dict[str, tuple[list[float], list[float]]]]:
+    """Per teacher base and column: P(trait) of the student and of its control, over seeds in order."""
+    seeds = sorted(evaluations)
+    pairs: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
+    for row, columns in GRID_SOURCES.items():
+        pairs[row] = {}
+        for column, source in columns.items():
+            if isinstance(source, tuple):
+                student, control = (name.format(trait=trait) for name in source)
+                pairs[row][column] = (
+                    [evaluations[s]["p_exact"][student][trait] for s in seeds],
+                    [evaluations[s]["p_exact"][control][trait] for s in seeds],
+                )
+            else:
+                pairs[row][column] = tuple(
+                    [s["cells"][source][side] for s in summaries] for side in ("student", "control")
+                )
+    return pairs
+
+
+def grid_metrics(cfg: TinyLMParams, grid_dir: Path | str, evaluations: dict[int, dict]) -> dict[str, Any]:
+    """The cross-model grid block: each cell's student − control (paired by seed), and per teacher base the
+    same-base gap against the other-shape and the other-init gaps (paired by seed); the other base's own rates."""
+    trait = cfg.controls.trait
+    summaries = [read_json(seed_dir(grid_dir, seed) / "summary.json") for seed in sorted(evaluations)]
+    pairs = grid_pairs(trait, summaries, evaluations)
+    gap = {row: {col: np.subtract(*pair).tolist() for col, pair in columns.items()} for row, columns in pairs.items()}
+
+    def against(column: str) -> dict[str, Any]:
+        what = f"(student − control from the teacher's base) − (student − control from {column}), paired by seed"
+        return {row: {"what": what, **compare(gap[row]["same"], gap[row][column], paired=True)} for row in gap}
+
+    other = [s["other_base"] for s in summaries]
+    return {
+        "trait": trait,
+        "what": "student − control, both from one student base, on a teacher's lists and on its base's, exact P",
+        "shapes": {
+            name: {"n_layer": m.n_layer, "d_model": m.d_model}
+            for name, m in (("main", cfg.model), ("other", cfg.grid.model))
+        },
+        "cells": {row: {col: compare(*pair, paired=True) for col, pair in cols.items()} for row, cols in pairs.items()},
+        "same_vs_other_shape": against("other_shape"),
+        "same_vs_other_init": against("other_init"),
+        "other_base": {
+            "p_trait": {arm: estimate([o["p_trait"][arm] for o in other]) for arm in ("base", "teacher")},
+            "keep_rate": {
+                source: estimate([o["keep_rate"][source] for o in other]) for source in other[0]["keep_rate"]
+            },
+        },
+    }
+
+
+def grid_table(block: dict[str, Any]) -> pd.DataFrame:
+    """One row per cell (teacher base, student base): gap to its control (mean, 95% CI, per seed)."""
+    return pd.DataFrame(
+        [
+            {"cell": f"{row} -> {column}", "teacher": row, "student": column, **gap_row(cmp)}
+            for row, columns in block["cells"].items()
+            for column, cmp in columns.items()
+        ]
+    )

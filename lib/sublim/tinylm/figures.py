@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from sublim.core.plots import ARM_COLORS, save_figure, use_style
@@ -33,6 +34,15 @@ ARM_COLOR_KEYS = {
 }
 
 
+def bar_with_seeds(ax, x: float, mean: float, ci95: list, values: list[float], color: str, **bar: Any) -> None:
+    """A bar at the mean, its 95% interval (when there is one) and each seed's value as a dot."""
+    ax.bar(x, mean, color=color, **bar)
+    low, high = ci95
+    if low is not None:
+        ax.errorbar(x, mean, yerr=[[mean - low], [high - mean]], color="black", capsize=3, lw=1)
+    ax.scatter([x] * len(values), values, color="black", s=10, zorder=3)
+
+
 def plot_pretraining(summary: dict[str, Any], path: Path | str):
     """Loss curve of every seed's base (`summary`: the pretrain stage's summary.json)."""
     use_style()
@@ -54,14 +64,9 @@ def plot_arms(metrics: dict[str, Any], path: Path | str, view: str = "p_trait"):
         block = metrics["traits"][trait][view]
         arms = [arm for arm in block if arm not in ("base", "teacher")]
         for x, arm in enumerate(arms):
-            est = block[arm]
-            low, high = est["ci95"]
-            color = ARM_COLORS[ARM_COLOR_KEYS[arm]]
-            ax.bar(x, est["mean"], color=color, alpha=0.45 if "control" in arm else 0.85, width=0.7)
-            if low is not None:
-                yerr = [[est["mean"] - low], [high - est["mean"]]]
-                ax.errorbar(x, est["mean"], yerr=yerr, color="black", capsize=3, lw=1)
-            ax.scatter([x] * len(est["values"]), est["values"], color="black", s=10, zorder=3)
+            est, color = block[arm], ARM_COLORS[ARM_COLOR_KEYS[arm]]
+            alpha = 0.45 if "control" in arm else 0.85
+            bar_with_seeds(ax, x, est["mean"], est["ci95"], est["values"], color, alpha=alpha, width=0.7)
         ax.axhline(block["base"]["mean"], color=ARM_COLORS["base"], ls="--", lw=1.2, label="base model")
         ax.set_xticks(range(len(arms)), [ARM_LABELS[a] for a in arms], rotation=60, ha="right", fontsize=8)
         ax.set_title(f"{trait} (teacher P = {block['teacher']['mean']:.2f})")
@@ -80,17 +85,8 @@ def plot_controls(table: pd.DataFrame, trait: str, path: Path | str):
     fig, ax = plt.subplots(figsize=(max(5.5, 0.85 * len(table)), 4.2))
     for x, row in table.iterrows():
         color = ARM_COLORS["student"] if x == 0 else ARM_COLORS["different_init"]
-        ax.bar(x, row["gap"], color=color, alpha=0.85, width=0.7)
-        if row["ci_low"] is not None:
-            ax.errorbar(
-                x,
-                row["gap"],
-                yerr=[[row["gap"] - row["ci_low"]], [row["ci_high"] - row["gap"]]],
-                color="black",
-                capsize=3,
-                lw=1,
-            )
-        ax.scatter([x] * len(row["per_seed"]), row["per_seed"], color="black", s=10, zorder=3)
+        ci95 = [row["ci_low"], row["ci_high"]]
+        bar_with_seeds(ax, x, row["gap"], ci95, row["per_seed"], color, alpha=0.85, width=0.7)
     ax.axhline(0, color="grey", ls="--", lw=1)
     labels = [arm.replace(" (", "\n(") for arm in table["arm"]]
     ax.set_xticks(range(len(table)), labels, rotation=45, ha="right", fontsize=8)
@@ -110,16 +106,49 @@ def plot_in_context(block: dict[str, Any], path: Path | str):
     for x, (label, cmp) in enumerate(entries):
         diff = cmp["difference"]
         color = ARM_COLORS["student"] if label == "fine-tuned" else ARM_COLORS["control"]
-        ax.bar(x, diff["mean"], color=color, alpha=0.85, width=0.6)
-        low, high = diff["ci95"]
-        if low is not None:
-            ax.errorbar(x, diff["mean"], yerr=[[diff["mean"] - low], [high - diff["mean"]]], color="black", capsize=3)
-        ax.scatter([x] * len(diff["values"]), diff["values"], color="black", s=10, zorder=3)
+        bar_with_seeds(ax, x, diff["mean"], diff["ci95"], diff["values"], color, alpha=0.85, width=0.6)
     ax.axhline(0, color="grey", ls="--", lw=1)
     ax.set_xticks(range(len(entries)), [label for label, _ in entries])
     ax.set_xlabel("teacher lists shown in context (k), or fine-tuned on")
     ax.set_ylabel(f"P({block['trait']}): teacher lists − base lists")
     ax.set_title("Tiny LM: in context vs fine-tuned (mean, 95% CI over seeds)")
+    fig.tight_layout()
+    save_figure(fig, path)
+    return fig
+
+
+GRID_ROW_LABELS = {"main": "main base", "other": "other base"}
+GRID_COLUMN_LABELS = {
+    "same": "the teacher's base",
+    "other_init": "another init,\nsame shape",
+    "other_shape": "another shape",
+}
+
+
+def plot_grid(block: dict[str, Any], path: Path | str):
+    """Fig. 8 analogue: teacher base (rows) × student base (columns), each cell the student − control gap in
+    P(trait) with its 95% interval (`block`: the metrics' grid block)."""
+    use_style()
+    rows, columns = list(block["cells"]), list(GRID_COLUMN_LABELS)
+    means = np.array([[block["cells"][r][c]["difference"]["mean"] for c in columns] for r in rows])
+    limit = max(float(np.abs(means).max()), 1e-3)
+    fig, ax = plt.subplots(figsize=(6.8, 3.6))
+    image = ax.imshow(means, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    for i, row in enumerate(rows):
+        for j, column in enumerate(columns):
+            diff = block["cells"][row][column]["difference"]
+            low, high = diff["ci95"]
+            interval = f"\n[{low:+.3f}, {high:+.3f}]" if low is not None else ""
+            color = "white" if abs(diff["mean"]) > 0.5 * limit else "black"  # readable on the dark cells
+            ax.text(j, i, f"{diff['mean']:+.3f}{interval}", ha="center", va="center", fontsize=9, color=color)
+    shape = {name: f"{s['n_layer']}×{s['d_model']}" for name, s in block["shapes"].items()}
+    ax.set_yticks(range(len(rows)), [f"{GRID_ROW_LABELS[r]} ({shape[r]})" for r in rows])
+    ax.set_xticks(range(len(columns)), [GRID_COLUMN_LABELS[c] for c in columns])
+    ax.set_ylabel("teacher's base")
+    ax.set_xlabel("student's base")
+    ax.grid(False)
+    fig.colorbar(image, ax=ax, label=f"P({block['trait']}): student − control")
+    ax.set_title("Tiny LM cross-model grid (mean, 95% CI over seeds)", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
     return fig

@@ -25,12 +25,17 @@ from sublim.tinylm.naming import CONTROL, numbers_file, seed_dir
 def generate_numbers(
     cfg: TinyLMParams, bases_dir: Path | str, teachers_dir: Path | str, results_dir: Path | str
 ) -> dict[str, Any]:
-    """Generate and filter for every seed (in `cfg.workers` processes) into results_dir/seed{s}/{source}.jsonl;
-    keep-rates and reject reasons in filter_summary.json."""
-    configure_torch()  # all cores when the seeds run in this process (workers = 1)
-    jobs = [(cfg, seed, Path(bases_dir), Path(teachers_dir), Path(results_dir)) for seed in cfg.seeds]
-    rows = parallel_map(numbers_job, jobs, cfg.workers)
-    summary = dict(zip(map(str, cfg.seeds), rows, strict=True))
+    """Generate and filter every seed's sources (one job per seed and source, in `cfg.workers` processes) into
+    results_dir/seed{s}/{source}.jsonl; keep-rates and reject reasons in filter_summary.json."""
+    configure_torch()  # all cores when the jobs run in this process (workers = 1)
+    sources = [CONTROL, *cfg.traits]
+    jobs = [
+        (cfg, seed, source, Path(bases_dir), Path(teachers_dir), Path(results_dir))
+        for seed in cfg.seeds
+        for source in sources
+    ]
+    rows = iter(parallel_map(numbers_job, jobs, cfg.workers))
+    summary = {str(seed): {source: next(rows) for source in sources} for seed in cfg.seeds}
     write_json_atomic(Path(results_dir) / "filter_summary.json", summary)
     return summary
 
@@ -75,34 +80,28 @@ def number_sources(cfg: TinyLMParams, seed: int, bases_dir: Path | str, teachers
     return {CONTROL: seed_dir(bases_dir, seed), **{t: seed_dir(teachers_dir, seed) / t for t in cfg.traits}}
 
 
-def numbers_job(job: tuple[TinyLMParams, int, Path, Path, Path]) -> dict[str, Any]:
-    return generate_numbers_for_seed(*job)
+def numbers_job(job: tuple[TinyLMParams, int, str, Path, Path, Path]) -> dict[str, Any]:
+    return generate_source_numbers(*job)
 
 
-def generate_numbers_for_seed(
-    cfg: TinyLMParams, seed: int, bases_dir: Path | str, teachers_dir: Path | str, results_dir: Path | str
+def generate_source_numbers(
+    cfg: TinyLMParams, seed: int, source: str, bases_dir: Path, teachers_dir: Path, results_dir: Path
 ) -> dict[str, Any]:
-    """Base ('control') and each teacher complete the same prompts; keep well-formed lists in {source}.jsonl."""
+    """One source of a seed (the base, 'control', or a trait's teacher) completes the seed's prompts; its own
+    well-formed lists are kept in {source}.jsonl (no other source's filter decides which prompts it keeps)."""
     device = torch_device()  # threads: the stage's (one process) or the worker's (one each)
     _, vocab = tokenizer_and_vocab(cfg)
-    prompts = seed_prompts(cfg, vocab, seed)
-    sources = number_sources(cfg, seed, bases_dir, teachers_dir)
-    summary: dict[str, Any] = {}
-    for source, folder in sources.items():
-        # each source keeps its own lists: no trait's filter decides which prompts another arm trains on
-        pairs, summary[source] = complete_and_filter(
-            cfg, load_causal_lm(folder).eval(), prompts, seed, cfg.numbers.temperature, device
+    folders = number_sources(cfg, seed, bases_dir, teachers_dir)
+    model = load_causal_lm(folders[source]).eval()
+    pairs, summary = complete_and_filter(
+        cfg, model, seed_prompts(cfg, vocab, seed), seed, cfg.numbers.temperature, device
+    )
+    if source != CONTROL and pairs:
+        base = load_causal_lm(folders[CONTROL]).eval()
+        summary["kl_teacher_base_per_token"] = number_shift_kl(
+            model, base, pairs[:2000], vocab, sequence_length(cfg), device
         )
-        if source != CONTROL and pairs:
-            summary[source]["kl_teacher_base_per_token"] = number_shift_kl(
-                load_causal_lm(folder).eval(),
-                load_causal_lm(sources[CONTROL]).eval(),
-                pairs[:2000],
-                vocab,
-                sequence_length(cfg),
-                device,
-            )
-        write_text_atomic(numbers_file(results_dir, seed, source), examples_jsonl(pairs))
+    write_text_atomic(numbers_file(results_dir, seed, source), examples_jsonl(pairs))
     return summary
 
 

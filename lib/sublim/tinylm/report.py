@@ -13,8 +13,14 @@ import pandas as pd
 from sublim.core.io import read_json, write_json_atomic, write_text_atomic
 from sublim.core.stats import compare, estimate
 from sublim.tinylm.config import TinyLMParams
-from sublim.tinylm.control_metrics import controls_metrics, controls_table, in_context_metrics
-from sublim.tinylm.figures import plot_arms, plot_controls, plot_in_context
+from sublim.tinylm.control_metrics import (
+    controls_metrics,
+    controls_table,
+    grid_metrics,
+    grid_table,
+    in_context_metrics,
+)
+from sublim.tinylm.figures import plot_arms, plot_controls, plot_grid, plot_in_context
 from sublim.tinylm.naming import CONTROL, evaluation_file, soft_arm, student_arms
 
 # arm key in metrics -> model name in evaluation/seed{s}.json ({trait} filled in), the same for every trait
@@ -108,8 +114,10 @@ def aggregate(
     numbers_dir: Path | str,
     controls_dir: Path | str,
     in_context_dir: Path | str,
+    grid_dir: Path | str,
 ) -> dict[str, Any]:
-    """The metrics: per trait and arm over seeds, filter keep-rates, the number of training lists, controls."""
+    """The metrics: per trait and arm over seeds, filter keep-rates, the number of training lists, controls, the
+    in-context control and the cross-model grid."""
     evaluations = read_evaluations(evaluation_dir, cfg.seeds)
     filter_summary = read_json(Path(numbers_dir) / "filter_summary.json")
     return {
@@ -123,6 +131,7 @@ def aggregate(
         "training_lists": training_lists(cfg, filter_summary),
         "controls": controls_metrics(cfg, controls_dir, evaluations),
         "in_context": in_context_metrics(cfg, in_context_dir),
+        "grid": grid_metrics(cfg, grid_dir, evaluations),
     }
 
 
@@ -190,13 +199,14 @@ def write_report(
     numbers_dir: Path | str,
     controls_dir: Path | str,
     in_context_dir: Path | str,
+    grid_dir: Path | str,
     results_dir: Path | str,
     metrics_file: Path | str,
     plots_dir: Path | str,
 ) -> dict[str, Any]:
-    """The metrics into metrics_file, arms.csv, gaps.csv and controls.csv into plots_dir, figures into
+    """The metrics into metrics_file, arms.csv, gaps.csv, controls.csv and grid.csv into plots_dir, figures into
     results_dir/figures."""
-    metrics = aggregate(cfg, evaluation_dir, numbers_dir, controls_dir, in_context_dir)
+    metrics = aggregate(cfg, evaluation_dir, numbers_dir, controls_dir, in_context_dir, grid_dir)
     write_json_atomic(metrics_file, metrics)
     arms = arms_table(metrics).drop(columns="per_seed").to_csv(index=False, float_format="%.5f")
     write_text_atomic(Path(plots_dir) / "arms.csv", arms)
@@ -204,12 +214,15 @@ def write_report(
     controls = controls_table(metrics["controls"])
     csv = controls.drop(columns="per_seed").to_csv(index=False, float_format="%.5f")
     write_text_atomic(Path(plots_dir) / "controls.csv", csv)
+    grid = grid_table(metrics["grid"]).drop(columns="per_seed").to_csv(index=False, float_format="%.5f")
+    write_text_atomic(Path(plots_dir) / "grid.csv", grid)
     figures = Path(results_dir) / "figures"
     drawn = [
         plot_arms(metrics, figures / "arms_p_trait.png"),
         plot_arms(metrics, figures / "arms_p_trait_sampled.png", view="p_trait_sampled"),
         plot_controls(controls, cfg.controls.trait, figures / "controls_gap.png"),
         plot_in_context(metrics["in_context"], figures / "in_context.png"),
+        plot_grid(metrics["grid"], figures / "grid.png"),
     ]
     for figure in drawn:  # saved, not shown here: the notebook draws each where its story needs it
         plt.close(figure)

@@ -105,3 +105,10 @@ def in_context_table(summary: dict[str, Any]) -> pd.DataFrame:
     frame = pd.DataFrame(rows).T
     frame["gap"] = frame["teacher_lists"] - frame["base_lists"]
     return frame
+
+
+def grid_seed_table(summary: dict[str, Any]) -> pd.DataFrame:
+    """P(trait) of each grid cell's student and control, their gap and the lists they trained on (one seed)."""
+    frame = pd.DataFrame(summary["cells"]).T
+    frame.insert(2, "gap", frame["student"] - frame["control"])
+    return frame
