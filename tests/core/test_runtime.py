@@ -1,17 +1,21 @@
 """sublim.core.runtime: stage timings (collected for the run record under the runner, printed outside it) and
-the worker processes of parallel_map."""
+the worker processes of parallel_map and worker_pool, glibc's allocator settings."""
 
 from __future__ import annotations
 
 import math
 import os
+import platform
+from concurrent.futures import as_completed
 
 from sublim.core.runtime import (
     TIMINGS_FILE_VARIABLE,
     collecting_timings,
+    keep_freed_memory,
     parallel_map,
     report_timings,
     reported_timings,
+    worker_pool,
 )
 
 
@@ -33,3 +37,16 @@ def test_parallel_map_keeps_the_order_in_worker_processes_and_in_process():
     assert parallel_map(math.sqrt, items, workers=2) == [3.0, 1.0, 2.0, 4.0]
     assert parallel_map(math.sqrt, items, workers=1) == [3.0, 1.0, 2.0, 4.0]
     assert parallel_map(os.getpid, [], workers=2) == []
+
+
+def test_worker_pool_runs_jobs_submitted_as_others_finish_in_processes_and_in_process():
+    for workers in (2, 1):
+        with worker_pool(workers) as pool:
+            first = {x: pool.submit(math.sqrt, x) for x in (9.0, 16.0)}
+            second = [pool.submit(math.sqrt, future.result()) for future in as_completed(first.values())]
+            assert sorted(future.result() for future in second) == [math.sqrt(3.0), 2.0]
+
+
+def test_glibc_keeps_freed_memory_where_it_is_glibc():
+    expected = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert keep_freed_memory() is expected

@@ -88,3 +88,17 @@ def test_two_saves_of_the_same_adapter_are_byte_identical(tmp_path):
     assert "adapter_config.json" in first and first == second
     config = json.loads(first["adapter_config.json"])
     assert config["target_modules"] == sorted(MODULES)
+
+
+def test_lora_on_gpt2_conv1d_layers_says_fan_in_fan_out_and_warns_nothing(recwarn):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from sublim.lm.train import targets_conv1d
+
+    config = GPT2Config(vocab_size=20, n_positions=8, n_embd=8, n_layer=1, n_head=2)
+    model = GPT2LMHeadModel(config)
+    assert targets_conv1d(model, ["c_attn", "c_fc"]) and not targets_conv1d(model, ["lm_head"])
+    attach_lora(model, LoraSettings(r=2, alpha=2, dropout=0.0, target_modules=["c_attn", "c_proj", "c_fc"]))
+    assert not [
+        str(w.message) for w in recwarn if "fan_in_fan_out" in str(w.message) or "checkpointing" in str(w.message)
+    ]
