@@ -1,6 +1,9 @@
 # Two commands for a fresh machine (see README):
 #   make reproduce   set up .venv and run the whole pipeline (`dvc repro`) on the embedded CPU default
 #   make test        set up .venv and run the test suite
+# For educators (see README):
+#   make demo        a lesson with small live experiments (2-3 min on 2 CPU cores): results/demo/lesson.html
+#   make screenshots PNGs of the report, the executed notebooks and the lesson: results/screenshots/index.html
 VENV ?= .venv
 PYTHON ?= python3
 TORCH_DEFAULT ?= torch==2.13.0
@@ -17,7 +20,7 @@ NO_PUSH_ADVICE = $(if $(shell $(VENV)/bin/dvc remote list 2>/dev/null),,| sed -u
 # JupyterLab refuses to start as root (usual in a container) without --allow-root
 ALLOW_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup assets reproduce test lint format lab clean-results
+.PHONY: setup assets reproduce test demo screenshots lint format lab clean-results
 
 setup: $(VENV)/.setup-done
 
@@ -45,6 +48,25 @@ reproduce: setup assets
 test: setup assets
 	@HF_HUB_OFFLINE=1 $(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
+
+# The educators' lesson: notebooks/lesson.ipynb executed at its small settings (its parameters cell) into
+# results/demo/, and as a page without the code (lesson.html). It reads only the MNIST arrays of `assets` (made when
+# missing). The kernel warns once that its sockets to papermill, on this machine, are unencrypted TCP: line dropped.
+MNIST_NPZ := results/assets/mnist/mnist.npz
+demo: setup $(MNIST_NPZ)
+	@mkdir -p results/demo
+	HF_HUB_OFFLINE=1 $(VENV)/bin/papermill notebooks/lesson.ipynb results/demo/lesson.ipynb -k sublim \
+		--cwd "$(CURDIR)" --no-progress-bar --no-log-output 2>&1 | sed -u '/running over TCP without encryption/d'
+	$(VENV)/bin/jupyter nbconvert --to html --no-input --log-level ERROR results/demo/lesson.ipynb
+	@echo "Done. Open results/demo/lesson.html (or results/demo/lesson.ipynb in \`make lab\`)."
+
+$(MNIST_NPZ): | setup
+	$(MAKE) assets
+
+# Headless Chromium's screenshots of what users see (the report, every executed notebook under results/, the
+# lesson) into results/screenshots/, listed in its index.html.
+screenshots: setup
+	$(PY) -m sublim.screenshots
 
 lint: setup
 	$(VENV)/bin/ruff check lib tests notebooks
