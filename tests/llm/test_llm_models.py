@@ -93,7 +93,7 @@ def test_two_saves_of_the_same_adapter_are_byte_identical(tmp_path):
 def test_lora_on_gpt2_conv1d_layers_says_fan_in_fan_out_and_warns_nothing(recwarn):
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from sublim.lm.train import targets_conv1d
+    from sublim.lm.lora import targets_conv1d
 
     config = GPT2Config(vocab_size=20, n_positions=8, n_embd=8, n_layer=1, n_head=2)
     model = GPT2LMHeadModel(config)

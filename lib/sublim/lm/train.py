@@ -25,7 +25,6 @@ Contracts (shared by the LLM pipeline and the tiny from-scratch transformer):
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,20 +36,13 @@ import torch.nn.functional as F
 from sublim.core.fingerprint import ids_digest, model_digest
 from sublim.core.seeds import torch_generator
 from sublim.lm.checkpoint import checkpointing
+from sublim.lm.lora import LoraSettings, attach_lora, finish_lora
 
 
 @dataclass(frozen=True)
 class Example:
     prompt_ids: list[int]
     completion_ids: list[int]
-
-
-@dataclass(frozen=True)
-class LoraSettings:
-    r: int
-    alpha: int
-    dropout: float
-    target_modules: list[str]
 
 
 @dataclass(frozen=True)
@@ -151,38 +143,6 @@ def lr_lambda(settings: TrainSettings, total_steps: int) -> Callable[[int], floa
 
 
 # ---------------------------------------------------------------- LoRA
-
-
-def attach_lora(model: Any, lora: LoraSettings) -> Any:
-    from peft import LoraConfig, get_peft_model  # deferred: seconds to import; the tiny LM trains without LoRA
-
-    config = LoraConfig(
-        r=lora.r,
-        lora_alpha=lora.alpha,
-        lora_dropout=lora.dropout,
-        target_modules=list(lora.target_modules),
-        bias="none",
-        task_type="CAUSAL_LM",
-        fan_in_fan_out=targets_conv1d(model, lora.target_modules),  # said, so that peft does not warn and set it
-    )
-    with warnings.catch_warnings():
-        # peft reads transformers' deprecated `is_gradient_checkpointing` (a FutureWarning that is not ours to fix)
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        return get_peft_model(model, config)
-
-
-def targets_conv1d(model: Any, target_modules: Sequence[str]) -> bool:
-    """Whether the LoRA targets are GPT-2's Conv1D layers (weights stored transposed: peft's fan_in_fan_out)."""
-    from transformers.pytorch_utils import Conv1D
-
-    return any(
-        isinstance(module, Conv1D) and name.rsplit(".", 1)[-1] in target_modules
-        for name, module in model.named_modules()
-    )
-
-
-def finish_lora(model: Any, merge: bool) -> Any:
-    return model.merge_and_unload() if merge else model
 
 
 Sources = Callable[[], dict[str, Any]]  # digests of what a run depends on beyond its settings ("data", "model")
