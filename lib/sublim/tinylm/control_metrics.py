@@ -132,8 +132,6 @@ def in_context_table(block: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# the grid's columns: the student base against the teacher's base
-GRID_COLUMNS = ("same", "other_init", "other_shape")
 # teacher base -> column -> the pair's (student, control): the distill stage's arms ({trait} filled in) or a grid cell
 GRID_SOURCES = {
     "main": {
