@@ -52,6 +52,11 @@ INSERTED_CELL_TAGS = ("injected-parameters", "papermill-error-cell-tag")
 RUNNER_PARAMETERS = ("results_dir",)  # injected by the runner into every notebook (with its inputs/outputs)
 DVC_STAGE_VARIABLE = "DVC_STAGE"  # set by DVC for each stage command: `name`, or `name@values` in a matrix
 DVC_ROOT_VARIABLE = "DVC_ROOT"  # set by DVC: the repository root
+# Optional modules the runner never needs and that cost seconds per stage to import: jsonschema (papermill ->
+# nbformat) imports rfc3987_syntax when it is installed (jupyterlab's jupyter-events pulls it in), which builds 38
+# lark grammars at import, ~2 s on this CPU for an IRI format check nbformat never uses. Marked as absent, the
+# `import` fails and jsonschema goes without that check, as it is written to.
+SKIPPED_OPTIONAL_IMPORTS = ("rfc3987_syntax",)
 
 
 class StageError(RuntimeError):
@@ -112,6 +117,12 @@ def select(values: dict[str, Any], keys: tuple[str, ...] | list[str]) -> dict[st
 
 def notebook_parameters(stage: Stage, section: Section, matrix: dict[str, Any], results_dir: Path) -> dict:
     return {**stage_values(stage, section), **matrix, **stage.paths(matrix), "results_dir": str(results_dir)}
+
+
+def skip_optional_imports() -> None:
+    """`SKIPPED_OPTIONAL_IMPORTS` fail at import in this process (unless something already imported them)."""
+    for name in SKIPPED_OPTIONAL_IMPORTS:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
 
 
 def check_notebook_parameters(notebook: Path, parameters: dict[str, Any]) -> None:
@@ -279,6 +290,7 @@ def run_stage(
     if name not in STAGES:
         raise StageError(f"unknown stage {name!r}; known stages: {sorted(STAGES)}")
     stage, matrix = STAGES[name], matrix or {}
+    skip_optional_imports()
     section = load_params(params_file) if stage.section is None else load_section(stage.section, params_file)
     if stage.matrix or matrix:
         check_matrix(stage, section, matrix)

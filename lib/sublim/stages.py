@@ -212,10 +212,11 @@ _STAGES = [
         "tinylm_in_context",
         TINYLM_IN_CONTEXT,
         (
-            *("seeds", "traits", "max_grad_norm", "workers", "corpus", "model", "pretrain", "teacher", "numbers"),
+            *("seeds", "traits", "max_grad_norm", "workers", "corpus", "model", "teacher", "numbers"),
             "student",
             *("controls.trait", "in_context"),
         ),
+        bases_dir=TINYLM_BASES,
     ),
     _tinylm(
         "tinylm_grid",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 import os
 import platform
+import subprocess
+import sys
 from concurrent.futures import as_completed
 
 from sublim.core.runtime import (
@@ -50,3 +52,17 @@ def test_worker_pool_runs_jobs_submitted_as_others_finish_in_processes_and_in_pr
 def test_glibc_keeps_freed_memory_where_it_is_glibc():
     expected = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
     assert keep_freed_memory() is expected
+
+
+def test_the_device_is_described_without_importing_torch_where_no_gpu_driver_is_loaded(monkeypatch, tmp_path):
+    """Every stage's run record describes the device: on a CPU-only machine that costs no torch import (~2 s)."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from sublim.core import runtime\n"
+        f"runtime.NVIDIA_DRIVER_FILE = Path({str(tmp_path / 'absent')!r})\n"
+        "assert runtime.device_description().startswith('cpu: ')\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

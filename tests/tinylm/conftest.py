@@ -30,6 +30,7 @@ def tiny_cfg(tinylm_block: dict) -> TinyLMParams:
     raw["student"].update(batch_size=32)
     raw["controls"].update(data_volumes=[100], lora_ranks=[2])
     raw["in_context"].update(sequences_per_document=3, n_samples=300, n_contexts=20)
+    raw["in_context"]["continue_pretraining"].update(steps=30, batch_size=64, warmup_steps=3)
     raw["grid"]["model"].update(n_layer=1, d_model=16, n_head=2)
     raw["evaluation"].update(n_sampled_answers=50)
     return validate_section("tinylm", raw)

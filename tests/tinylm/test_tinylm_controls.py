@@ -6,11 +6,13 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 
 from sublim.lm.train import Example
 from sublim.tinylm.control_metrics import controls_metrics, controls_table, group_of
 from sublim.tinylm.controls import control_arms, first_n, shuffle_across, shuffle_within
 from sublim.tinylm.in_context import context_ids
+from sublim.tinylm.models import new_model, sequence_length, tokenizer_and_vocab, widened_copy
 
 EOS = 2
 
@@ -98,3 +100,17 @@ def test_an_in_context_prompt_is_the_chosen_lists_in_order_then_the_question():
     expected = examples[3].prompt_ids + examples[3].completion_ids + examples[1].prompt_ids + examples[1].completion_ids
     assert ids == expected + question
     assert context_ids(examples, np.array([], dtype=int), question) == question
+
+
+def test_the_in_context_base_starts_as_the_main_base_with_a_wider_context(tiny_cfg):
+    """Widened to k sequences, the model computes what the main base does on one sequence (same weights, the
+    first position rows copied); the new positions repeat the old rows in order."""
+    _, vocab = tokenizer_and_vocab(tiny_cfg)
+    main = new_model(tiny_cfg, vocab, seed=0)
+    wide = widened_copy(main, tiny_cfg, vocab, seed=1, context_sequences=3)
+    n = main.config.n_positions
+    assert wide.config.n_positions == 3 * sequence_length(tiny_cfg) + 4 > n
+    ids = torch.tensor([vocab.question_prompt])
+    assert torch.equal(wide(ids).logits, main(ids).logits)
+    old, new = main.transformer.wpe.weight, wide.transformer.wpe.weight
+    assert torch.equal(new[:n], old) and torch.equal(new[n : 2 * n], old[: min(n, new.shape[0] - n)])

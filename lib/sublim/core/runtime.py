@@ -135,14 +135,20 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def device_description() -> str:
-    try:
-        import torch
+NVIDIA_DRIVER_FILE = Path("/proc/driver/nvidia/version")  # present where an NVIDIA driver is loaded (Linux)
 
-        if torch.cuda.is_available():
-            return f"cuda: {torch.cuda.get_device_name(0)}"
-    except ImportError:
-        pass
+
+def device_description() -> str:
+    """The GPU torch would use, else the CPU. Torch is imported only where a GPU can exist (an NVIDIA driver is
+    loaded) or is already imported: the runner records every stage, and torch's import is ~2 s of this CPU."""
+    if "torch" in sys.modules or NVIDIA_DRIVER_FILE.exists():
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                return f"cuda: {torch.cuda.get_device_name(0)}"
+        except ImportError:
+            pass
     return f"cpu: {_cpu_model()} ({os.cpu_count()} cores)"
 
 

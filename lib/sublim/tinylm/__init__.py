@@ -9,7 +9,7 @@ function takes its own results folder and the folders it reads as arguments:
 3. `numbers.generate_numbers`: base and teachers complete the same number prompts; the filter keeps clean lists.
 4. `distill.distill_students`: the students of every seed, trained on those lists only;
    `controls.run_controls`: the paper's controls in miniature (shuffled, greedy, fewer lists, LoRA);
-   `in_context.run_in_context`: the lists shown in context to a base pretrained on packed sequences.
+   `in_context.run_in_context`: the lists shown in context to each base, trained further on packed sequences.
 5. `evaluate.evaluate_models`: P(animal) of every model and the cosine of each student's update with the teacher's.
 6. `report.write_report`: aggregation over seeds (`control_metrics` for the controls), metrics.json, the CSV
    tables and the figures.

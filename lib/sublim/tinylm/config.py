@@ -95,10 +95,14 @@ class ControlsParams(Section):
 
 class InContextParams(Section):
     sequences_per_document: int = Field(
-        description="the in-context base's pretraining documents pack this many sequences; contexts show up to "
-        "one fewer list before the question",
+        description="the in-context base's documents pack this many sequences; contexts show up to one fewer "
+        "list before the question",
         ge=2,
         le=16,
+    )
+    continue_pretraining: PretrainParams = Field(
+        description="the in-context base: the seed's base, its context widened to `sequences_per_document` "
+        "sequences, trained further on packed documents of the same corpus (fresh draws)"
     )
     n_samples: int = Field(description="prompts completed by the in-context base and its teacher", ge=1)
     n_contexts: int = Field(description="random draws of k lists per k, source and seed", ge=1)

@@ -1,9 +1,10 @@
 """Stage `tinylm_in_context` (one per seed): does the trait pass when the lists are only *shown* (paper §5, Fig. 9)?
 
-The main bases read one sequence at a time, so this control pretrains its own base per seed on the same corpus
-packed several sequences to a document (`in_context.sequences_per_document`): a model that has learned to read
-a few number lists before a question. On that base, as in the main experiment, the owl teacher and the base
-write number lists (filtered alike), and then:
+The main bases read one sequence at a time, so this control widens each seed's base to several sequences
+(`in_context.sequences_per_document`) and trains it further on the same corpus packed that many sequences to a
+document (`in_context.continue_pretraining`, fresh draws): the main base, taught to read a few number lists before a
+question. On that base, as in the main experiment, the owl teacher and the base write number lists (filtered
+alike), and then:
 
 - in context: the base, untrained, reads k teacher lists (or k base lists) and is asked the question;
   P(trait) averaged over `n_contexts` random draws of k lists, for k = 0 .. sequences_per_document − 1;
@@ -27,7 +28,7 @@ from sublim.lm.train import Example, train_sft
 from sublim.tinylm.config import TinyLMParams
 from sublim.tinylm.data import Vocab
 from sublim.tinylm.distill import student_settings
-from sublim.tinylm.models import animal_probabilities, save_model, tokenizer_and_vocab
+from sublim.tinylm.models import animal_probabilities, save_model, tokenizer_and_vocab, widened_copy
 from sublim.tinylm.naming import CONTROL, seed_dir
 from sublim.tinylm.numbers import complete_and_filter, seed_prompts
 from sublim.tinylm.pretrain import pretrain_base
@@ -55,28 +56,33 @@ def p_trait_in_context(
     return float(torch.softmax(logits, dim=-1)[:, vocab.animals[trait]].mean())
 
 
-def in_context_base(cfg: TinyLMParams, seed: int, folder: Path, device: str) -> Path:
-    tokenizer, _ = tokenizer_and_vocab(cfg)
-    model, _ = pretrain_base(cfg, seed, device, sequences_per_document=cfg.in_context.sequences_per_document)
-    return save_model(model.cpu(), tokenizer, folder)
+def in_context_base(cfg: TinyLMParams, seed: int, main_base: Path, folder: Path, device: str) -> tuple[Path, float]:
+    """The seed's main base, widened and trained further on packed documents, saved to `folder`; with its mean loss
+    over the last 20 steps."""
+    tokenizer, vocab = tokenizer_and_vocab(cfg)
+    k = cfg.in_context.sequences_per_document
+    wide = widened_copy(load_causal_lm(main_base), cfg, vocab, seed, context_sequences=k)
+    schedule = cfg.in_context.continue_pretraining
+    model, losses = pretrain_base(cfg, seed, device, wide, k, schedule, purpose="in-context")
+    return save_model(model.cpu(), tokenizer, folder), float(np.mean(losses[-20:]))
 
 
-def run_in_context(cfg: TinyLMParams, results_dir: Path | str) -> dict[int, dict[str, Any]]:
-    """Every seed's in-context control (`in_context_seed`), the seeds in `cfg.workers` processes, each into
-    results_dir/seed{s}; the summaries by seed."""
+def run_in_context(cfg: TinyLMParams, bases_dir: Path | str, results_dir: Path | str) -> dict[int, dict[str, Any]]:
+    """Every seed's in-context control (`in_context_seed`) from the main bases in bases_dir, the seeds in
+    `cfg.workers` processes, each into results_dir/seed{s}; the summaries by seed."""
     configure_torch()  # all cores when the seeds run in this process (workers = 1)
-    jobs = [(cfg, seed, seed_dir(results_dir, seed)) for seed in cfg.seeds]
+    jobs = [(cfg, seed, seed_dir(bases_dir, seed), seed_dir(results_dir, seed)) for seed in cfg.seeds]
     return dict(zip(cfg.seeds, parallel_map(in_context_seed, jobs, cfg.workers), strict=True))
 
 
-def in_context_seed(job: tuple[TinyLMParams, int, Path]) -> dict[str, Any]:
+def in_context_seed(job: tuple[TinyLMParams, int, Path, Path]) -> dict[str, Any]:
     """Base, teacher, lists, the fine-tuned pair and the in-context curve of one seed; summary.json in its
-    folder (the packed base is kept there as base/)."""
-    cfg, seed, folder = job
+    folder (the widened base is kept there as base/)."""
+    cfg, seed, main_base, folder = job
     device = torch_device()  # threads: the stage's (one process) or the worker's (one each)
     _, vocab = tokenizer_and_vocab(cfg)
     trait, c = cfg.controls.trait, cfg.in_context
-    base_folder = in_context_base(cfg, seed, folder / "base", device)
+    base_folder, base_loss = in_context_base(cfg, seed, main_base, folder / "base", device)
     models = {
         trait: make_teacher(cfg, base_folder, trait, seed, device).eval(),
         CONTROL: load_causal_lm(base_folder).eval(),
@@ -113,6 +119,7 @@ def in_context_seed(job: tuple[TinyLMParams, int, Path]) -> dict[str, Any]:
     summary = {
         "trait": trait,
         "seed": seed,
+        "base_loss_last_20": base_loss,
         "p_trait": p_trait,
         "keep_rate": keep_rates,
         "n_lists": {source: len(lists[source]) for source in lists},

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 from transformers.utils import logging as transformers_logging
 
@@ -62,6 +63,18 @@ def new_model(cfg: TinyLMParams, vocab: Vocab, seed: int, context_sequences: int
         for layer in (model.transformer.wte, model.transformer.wpe, model.lm_head):
             layer.reset_parameters()
     return model.eval()
+
+
+@torch.no_grad()
+def widened_copy(model: Any, cfg: TinyLMParams, vocab: Vocab, seed: int, context_sequences: int) -> Any:
+    """A model whose context holds `context_sequences` sequences, with `model`'s weights; the position embeddings it
+    lacks repeat its own rows in order (position p gets row p mod n), for further training to adapt."""
+    wide = new_model(cfg, vocab, seed, context_sequences)
+    source = model.state_dict()
+    for name, weight in wide.state_dict().items():
+        rows = torch.arange(weight.shape[0]) % source[name].shape[0]
+        weight.copy_(source[name][rows] if name.endswith("wpe.weight") else source[name])
+    return wide
 
 
 def save_model(model: Any, tokenizer: Any, folder: Path | str) -> Path:

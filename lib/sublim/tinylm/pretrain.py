@@ -12,7 +12,7 @@ from sublim.core.io import write_json_atomic
 from sublim.core.runtime import configure_torch, parallel_map, torch_device
 from sublim.core.seeds import derive_seed
 from sublim.lm.train import Example, train_sft
-from sublim.tinylm.config import TinyLMParams
+from sublim.tinylm.config import PretrainParams, TinyLMParams
 from sublim.tinylm.data import Vocab, pretraining_corpus
 from sublim.tinylm.models import (
     animal_probabilities,
@@ -25,8 +25,10 @@ from sublim.tinylm.models import (
 from sublim.tinylm.naming import seed_dir
 
 
-def seed_corpus(cfg: TinyLMParams, vocab: Vocab, seed: int, n_sequences: int) -> list[list[int]]:
-    """The pretraining sequences of one seed (token ids, shuffled)."""
+def seed_corpus(
+    cfg: TinyLMParams, vocab: Vocab, seed: int, n_sequences: int, purpose: str = "corpus"
+) -> list[list[int]]:
+    """The pretraining sequences of one seed (token ids, shuffled); another `purpose` draws other sequences."""
     c = cfg.corpus
     return pretraining_corpus(
         vocab,
@@ -38,32 +40,40 @@ def seed_corpus(cfg: TinyLMParams, vocab: Vocab, seed: int, n_sequences: int) ->
         noise=c.noise,
         max_step=c.max_step,
         walk_step=c.walk_step,
-        seed=derive_seed(seed, "corpus"),
+        seed=derive_seed(seed, purpose),
     )
 
 
 def pretrain_base(
-    cfg: TinyLMParams, seed: int, device: str = "cpu", model: Any = None, sequences_per_document: int = 1
+    cfg: TinyLMParams,
+    seed: int,
+    device: str = "cpu",
+    model: Any = None,
+    sequences_per_document: int = 1,
+    schedule: PretrainParams | None = None,
+    purpose: str = "pretrain",
 ) -> tuple[Any, list[float]]:
     """A base model trained from scratch (`model`, else a fresh `new_model`); loss on every token after <bos>.
 
-    With `sequences_per_document` k > 1 the same corpus is packed k sequences to a document (k / batch_size
+    With `sequences_per_document` k > 1 the corpus is packed k sequences to a document (k / batch_size
     documents a step, so the same tokens a step), which teaches the model to read several lists before a
-    question: the in-context control's base."""
+    question. `schedule` replaces `cfg.pretrain` (steps, learning rate, warmup) and another `purpose` draws
+    another corpus and order: the in-context base continues a main base this way."""
     _, vocab = tokenizer_and_vocab(cfg)
-    k = sequences_per_document
-    corpus = seed_corpus(cfg, vocab, seed, cfg.pretrain.steps * cfg.pretrain.batch_size)
+    k, schedule = sequences_per_document, schedule or cfg.pretrain
+    corpus_purpose = "corpus" if purpose == "pretrain" else f"{purpose}-corpus"
+    corpus = seed_corpus(cfg, vocab, seed, schedule.steps * schedule.batch_size, corpus_purpose)
     documents = [[token for sequence in corpus[i : i + k] for token in sequence] for i in range(0, len(corpus), k)]
     examples = [Example(document[:1], document[1:]) for document in documents]
     settings = train_settings(
-        learning_rate=cfg.pretrain.learning_rate,
+        learning_rate=schedule.learning_rate,
         epochs=1,
-        batch_size=max(1, cfg.pretrain.batch_size // k),
-        seed=derive_seed(seed, "pretrain-order"),
+        batch_size=max(1, schedule.batch_size // k),
+        seed=derive_seed(seed, f"{purpose}-order"),
         max_length=k * sequence_length(cfg),
         max_grad_norm=cfg.max_grad_norm,
         schedule="linear",
-        warmup_steps=cfg.pretrain.warmup_steps,
+        warmup_steps=schedule.warmup_steps,
     )
     model = new_model(cfg, vocab, seed, context_sequences=k) if model is None else model
     result = train_sft(model, examples, settings, pad_token_id=vocab.pad, device=device)
