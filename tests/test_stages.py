@@ -20,6 +20,7 @@ FRONT_DOOR = {"run", "stages", "sections", "cells", "wiring", "readme", "profile
 LAYERS = {
     "core": set(),
     "lm": {"core"},
+    "judge": {"core", "lm"},
     "assets": {"core", "lm"},
     "llm": {"core", "lm"},
     "tinylm": {"core", "lm"},
