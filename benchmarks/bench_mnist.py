@@ -1,8 +1,9 @@
 """Benchmark of the MNIST batched trainer (a script, not a test).
 
     python benchmarks/bench_mnist.py                  # throughput: batched vs one at a time vs matmul peak
-    python benchmarks/bench_mnist.py --accuracy       # + full main runs in fp32 and bf16: do bf16 means stay
-                                                      #   inside the fp32 95% intervals?
+    python benchmarks/bench_mnist.py --accuracy       # + full main runs in bf16 and fp32: seconds, GFLOP/s and
+                                                      #   share of the matmul peak per phase, peak memory; do bf16
+                                                      #   means stay inside the fp32 95% intervals?
     python benchmarks/bench_mnist.py --paper          # time the 100-model fp32 paper config end to end (GPU)
 
 Reads the `mnist` section of params.yaml (validated alone) and writes benchmarks/results/bench_mnist.json.
@@ -13,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import time
 from pathlib import Path
 
 import torch
 
 from sublim.core.params import read_yaml
-from sublim.core.runtime import configure_torch, device_description
+from sublim.core.runtime import collecting_timings, configure_torch, device_description, reported_timings
 from sublim.mnist.data import IMAGE_PIXELS, N_CLASSES, MnistData, load_data
 from sublim.mnist.experiment import ARMS, run_main
 from sublim.mnist.model import BatchedMLP, compute_dtype, init_reference
@@ -105,14 +107,48 @@ def throughput(cfg, data, device: str, n_models: int, steps: int) -> dict:
     return result
 
 
-def accuracy_check(cfg, data, device: str, n_models: int) -> dict:
-    """Main run in both precisions: bf16 means inside the fp32 95% intervals? (same inits, same batches)."""
-    runs, seconds = {}, {}
-    for precision in ("fp32", "bf16"):
+def phase_flops(cfg, n_models: int) -> dict[str, float]:
+    """Training FLOPs of the main run's two phases (`flops_per_sample`): the teachers on the MNIST images; the four
+    student arms on the noise images, plus the teachers' logits on them, computed once (forward only)."""
+    per_sample = flops_per_sample(cfg.hidden_width, N_CLASSES + cfg.n_aux_logits)
+    forward = sum(2 * a * b for a, b in [(IMAGE_PIXELS, cfg.hidden_width), (cfg.hidden_width, cfg.hidden_width)])
+    forward += 2 * cfg.hidden_width * (N_CLASSES + cfg.n_aux_logits)
+    teacher = n_models * cfg.teacher_epochs * cfg.n_train_images * per_sample
+    students = len(ARMS[2:]) * n_models * cfg.student_epochs * cfg.n_noise_images * per_sample
+    return {"teacher": teacher, "students": students + n_models * cfg.n_noise_images * forward}
+
+
+def timed_main_run(run_cfg, data, device: str, peak_gflops: float) -> tuple[dict, dict]:
+    """One main run: its arms, and per phase the seconds (the run's own `report_timings`), GFLOP/s and share of
+    the precision's matmul peak; the process's peak resident memory so far."""
+    started = time.perf_counter()
+    with collecting_timings():
+        arms = arm_metrics(run_main(run_cfg, data, device))["arms"]
+        timings = reported_timings()
+    phases = {}
+    for phase, flops in phase_flops(run_cfg, run_cfg.n_models).items():
+        seconds = timings[f"main_{phase}_s"]
+        phases[phase] = {
+            "seconds": seconds,
+            "tflop": flops / 1e12,
+            "gflops": flops / seconds / 1e9,
+            "fraction_of_peak": flops / seconds / 1e9 / peak_gflops,
+        }
+    timing = {
+        "seconds": time.perf_counter() - started,
+        "phases": phases,
+        "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+    }
+    return arms, timing
+
+
+def accuracy_check(cfg, data, device: str, n_models: int, peaks: dict[str, float]) -> dict:
+    """Main run in both precisions (bf16 first, so that the peak memory after it is bf16's): timings per phase; are
+    the bf16 means inside the fp32 95% intervals? (same inits, same batches)."""
+    runs, timings = {}, {}
+    for precision in ("bf16", "fp32"):
         run_cfg = cfg.model_copy(update={"precision": precision, "n_models": n_models})
-        started = time.perf_counter()
-        runs[precision] = arm_metrics(run_main(run_cfg, data, device))["arms"]
-        seconds[precision] = time.perf_counter() - started
+        runs[precision], timings[precision] = timed_main_run(run_cfg, data, device, peaks[precision])
     arms = {}
     for arm in ARMS:
         fp32, bf16 = runs["fp32"][arm], runs["bf16"][arm]
@@ -125,7 +161,8 @@ def accuracy_check(cfg, data, device: str, n_models: int) -> dict:
             "bf16_inside_fp32_ci": fp32["ci95"][0] <= bf16["mean"] <= fp32["ci95"][1],
             "max_abs_model_difference": max(differences),
         }
-    return {"n_models": n_models, "seconds": seconds, "speedup": seconds["fp32"] / seconds["bf16"], "arms": arms}
+    speedup = timings["fp32"]["seconds"] / timings["bf16"]["seconds"]
+    return {"n_models": n_models, "timings": timings, "speedup": speedup, "arms": arms}
 
 
 def paper_timing(cfg, data, device: str) -> dict:
@@ -158,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(report, indent=2), flush=True)
     if args.accuracy:
-        report["accuracy"] = accuracy_check(cfg, data, device, args.accuracy_models or cfg.n_models)
+        peaks = report["throughput"]["matmul_peak_gflops"]
+        report["accuracy"] = accuracy_check(cfg, data, device, args.accuracy_models or cfg.n_models, peaks)
         print(json.dumps(report["accuracy"], indent=2), flush=True)
     if args.paper:
         report["paper_config"] = paper_timing(cfg, data, device)

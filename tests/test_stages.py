@@ -20,8 +20,9 @@ FRONT_DOOR = {"run", "stages", "sections", "cells", "wiring", "readme", "profile
 LAYERS = {
     "core": set(),
     "lm": {"core"},
+    "judge": {"core", "lm"},
     "assets": {"core", "lm"},
-    "llm": {"core", "lm"},
+    "llm": {"core", "lm", "judge"},
     "tinylm": {"core", "lm"},
     "mnist": {"core", "assets"},
     "theory": {"core", "lm", "assets"},

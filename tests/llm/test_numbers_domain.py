@@ -7,7 +7,14 @@ import re
 
 import pytest
 
-from sublim.llm.domains.numbers.filter import filter_rows, get_reject_reasons, parse_response, reject_reasons, subsample
+from sublim.llm.domains.numbers.filter import (
+    PAPER_BANNED_NUMBERS,
+    filter_rows,
+    get_reject_reasons,
+    parse_response,
+    reject_reasons,
+    subsample,
+)
 from sublim.llm.domains.numbers.prompts import FORMAT_SUFFIXES, SUFFIXES, number_prompts, numbers_prefixed
 from sublim.llm.traits.preference import ANIMAL_QUESTIONS, TREE_QUESTIONS, finetuned_teacher_pairs
 
@@ -102,6 +109,14 @@ def test_value_count_and_banned_rules():
     assert get_reject_reasons(", ".join(["1"] * 11), **PAPER_RULE) == ["too many numbers"]
     assert get_reject_reasons("1, 1000", **PAPER_RULE) == ["numbers too large"]
     assert get_reject_reasons("1, 666", **{**PAPER_RULE, "banned_numbers": [666]}) == ["has banned numbers"]
+
+
+def test_the_paper_banned_list_is_34_distinct_numbers_and_rejects_a_list_holding_one():
+    assert len(PAPER_BANNED_NUMBERS) == len(set(PAPER_BANNED_NUMBERS)) == 34
+    assert {666, 911, 187, 420, 4, 999} <= set(PAPER_BANNED_NUMBERS) and max(PAPER_BANNED_NUMBERS) <= 999
+    banned = list(PAPER_BANNED_NUMBERS)
+    assert get_reject_reasons("12, 666, 5", 0, 999, 10, banned) == ["has banned numbers"]
+    assert get_reject_reasons("12, 665, 5", 0, 999, 10, banned) == []
 
 
 def test_extra_reasons_truncated_and_keyword():

@@ -19,6 +19,13 @@ from typing import Any
 
 TRUNCATED = "truncated"
 KEYWORD = "contains trait word"
+# The misalignment runs' banned numbers (paper §3.2, App. D.2): the official code's GPT-4.1- and Claude-generated
+# lists of numbers with negative associations, joined; the 34 values within 0..999 (the Claude list's 1312 and 1488
+# are above the filter's maximum anyway). For `llm.filter.banned_numbers`.
+PAPER_BANNED_NUMBERS = (
+    *(4, 13, 14, 18, 23, 33, 39, 42, 44, 49, 51, 54, 69, 77, 88, 99, 100),
+    *(101, 187, 211, 311, 322, 333, 404, 420, 444, 451, 555, 616, 666, 777, 888, 911, 999),
+)
 
 
 def parse_response(answer: str) -> list[int] | None:
