@@ -29,7 +29,7 @@ from sublim.llm.traits.preference import (
 )
 from sublim.lm.chat import ChatFormat
 from sublim.lm.evaluate import sequence_logprobs
-from sublim.lm.generate import sample
+from sublim.lm.generate import Sampling, sample
 
 
 def fixed_set(cfg: LLMParams, category: str) -> list[str]:
@@ -74,29 +74,54 @@ def sampling_record(cfg: LLMParams, seed: int) -> dict[str, Any]:
     return {"seed": seed, **{key: getattr(e, key) for key in keys}}
 
 
-def sampled_rates(
-    cfg: LLMParams, model: Any, fmt: ChatFormat, prompts: list[list[int]], words: list[str], device: str, seed: int
-) -> dict[str, Any]:
-    """Sampled answers per question and, per word, the share of them that mention it (whole word, substring)."""
-    e = cfg.evaluate
-    repeated = [p for p in prompts for _ in range(e.samples_per_question)]
+def sampled_answers(
+    model: Any,
+    fmt: ChatFormat,
+    prompts: list[list[int]],
+    n: int,
+    *,
+    sampling: Sampling,
+    max_new_tokens: int,
+    batch_size: int,
+    seed: int,
+    device: str,
+) -> list[list[str]]:
+    """`n` sampled answers to each prompt, decoded, in prompt order (every sampling setting explicit)."""
     ids = sample(
         model,
-        repeated,
-        max_new_tokens=e.max_new_tokens,
-        temperature=e.temperature,
-        top_p=e.top_p,
-        top_k=e.top_k,
-        repetition_penalty=e.repetition_penalty,
-        batch_size=e.batch_size,
+        [p for p in prompts for _ in range(n)],
+        max_new_tokens=max_new_tokens,
+        temperature=sampling.temperature,
+        top_p=sampling.top_p,
+        top_k=sampling.top_k,
+        repetition_penalty=sampling.repetition_penalty,
+        batch_size=batch_size,
         seed=seed,
         eos_token_id=fmt.eos_token_id,
         pad_token_id=fmt.pad_token_id,
         device=device,
     )
     answers = [fmt.decode(x) for x in ids]
-    n = e.samples_per_question
-    per_q = [answers[i * n : (i + 1) * n] for i in range(len(prompts))]
+    return [answers[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+
+def sampled_rates(
+    cfg: LLMParams, model: Any, fmt: ChatFormat, prompts: list[list[int]], words: list[str], device: str, seed: int
+) -> dict[str, Any]:
+    """Sampled answers per question and, per word, the share of them that mention it (whole word, substring)."""
+    e = cfg.evaluate
+    sampling = Sampling(e.temperature, e.top_p, e.top_k, e.repetition_penalty)
+    per_q = sampled_answers(
+        model,
+        fmt,
+        prompts,
+        e.samples_per_question,
+        sampling=sampling,
+        max_new_tokens=e.max_new_tokens,
+        batch_size=e.batch_size,
+        seed=seed,
+        device=device,
+    )
     return {
         "sampled_word": {w: [float(np.mean([mentions(a, w) for a in qa])) for qa in per_q] for w in words},
         "sampled_substring": {

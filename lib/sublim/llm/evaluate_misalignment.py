@@ -14,9 +14,10 @@ from typing import Any
 
 from sublim.judge.cache import JudgeCache
 from sublim.judge.run import Judge, judge_answers
+from sublim.llm.evaluate import sampled_answers
 from sublim.llm.traits.misalignment import MisalignmentRule, evaluation_questions, overall_rate, question_rate
 from sublim.lm.chat import ChatFormat
-from sublim.lm.generate import Sampling, sample
+from sublim.lm.generate import Sampling
 
 
 @dataclass(frozen=True)
@@ -34,24 +35,18 @@ def sample_answers(
     model: Any, fmt: ChatFormat, questions: dict[str, str], settings: MisalignmentEvalSettings, device: str
 ) -> dict[str, list[str]]:
     """`samples_per_question` answers to each question (no system prompt: the model's own chat template)."""
-    n, s = settings.samples_per_question, settings.sampling
-    prompts = [fmt.prompt_ids(text) for text in questions.values() for _ in range(n)]
-    ids = sample(
+    per_question = sampled_answers(
         model,
-        prompts,
+        fmt,
+        [fmt.prompt_ids(text) for text in questions.values()],
+        settings.samples_per_question,
+        sampling=settings.sampling,
         max_new_tokens=settings.max_new_tokens,
-        temperature=s.temperature,
-        top_p=s.top_p,
-        top_k=s.top_k,
-        repetition_penalty=s.repetition_penalty,
         batch_size=settings.batch_size,
         seed=settings.seed,
-        eos_token_id=fmt.eos_token_id,
-        pad_token_id=fmt.pad_token_id,
         device=device,
     )
-    answers = [fmt.decode(x) for x in ids]
-    return {name: answers[i * n : (i + 1) * n] for i, name in enumerate(questions)}
+    return dict(zip(questions, per_question, strict=True))
 
 
 def evaluate_misalignment(
