@@ -33,9 +33,11 @@ from sublim.stages import STAGES, Stage, fill
 HEADER = "# Parameters: written by `python -m sublim.cells` from params.yaml; papermill injects the run's values."
 ROOT_TAG = "repository-root"
 ROOT_CELL = """# Paths are relative to the repository root: work from it (JupyterLab starts in the notebook's folder).
-from sublim.core.runtime import work_from_repository_root
+# No warning that this kernel lacks ipywidgets: nothing here draws a progress bar in the notebook.
+from sublim.core.runtime import quiet_tqdm_widgets, work_from_repository_root
 
-work_from_repository_root()"""
+work_from_repository_root()
+quiet_tqdm_widgets()"""
 
 
 def example_values(stage: Stage, params_file: Path | str = DEFAULT_PARAMS_FILE) -> dict[str, Any]:

@@ -102,3 +102,30 @@ def test_lora_on_gpt2_conv1d_layers_says_fan_in_fan_out_and_warns_nothing(recwar
     assert not [
         str(w.message) for w in recwarn if "fan_in_fan_out" in str(w.message) or "checkpointing" in str(w.message)
     ]
+
+
+def test_loading_a_model_prints_no_progress_bar(tiny_base, capfd):
+    """transformers' loading bar prints a speed (it/s) into the executed notebooks, which must be byte-stable."""
+    from transformers.utils import logging as hf_logging
+
+    from sublim.lm.models import load_causal_lm
+
+    hf_logging.enable_progress_bar()
+    load_causal_lm(tiny_base)
+    captured = capfd.readouterr()
+    assert "it/s" not in captured.err + captured.out and "Loading weights" not in captured.err + captured.out
+    assert hf_logging.is_progress_bar_enabled()  # restored after the load
+
+
+def test_the_first_cell_silences_only_tqdms_missing_widgets_warning():
+    import warnings
+
+    from sublim.core.runtime import quiet_tqdm_widgets
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet_tqdm_widgets()
+        message = "IProgress not found. Please update jupyter and ipywidgets."
+        warnings.warn_explicit(message, UserWarning, "auto.py", 21, module="tqdm.auto")
+        warnings.warn("another warning", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["another warning"]

@@ -10,6 +10,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -120,6 +121,13 @@ def work_from_repository_root() -> None:
     JupyterLab starts a kernel in the notebook's folder (an executed copy lies in results/...); papermill starts it
     at the root already, where this changes nothing."""
     os.chdir(repository_root())
+
+
+def quiet_tqdm_widgets() -> None:
+    """No "IProgress not found" warning in a notebook: `tqdm.auto`, which transformers and peft import, warns at import
+    in a kernel without ipywidgets. The stages draw no progress bars (`sublim.lm.models.quiet_loading`), so the
+    warning would only print red text into every executed notebook."""
+    warnings.filterwarnings("ignore", message="IProgress not found", module="tqdm")
 
 
 def in_kernel() -> bool:

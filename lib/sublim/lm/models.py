@@ -34,33 +34,43 @@ def load_causal_lm(
     import torch
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(
-        str(source),
-        gguf_file=gguf_file,
-        dtype=getattr(torch, dtype),
-        revision=revision,
-        trust_remote_code=False,
-    )
+    with quiet_loading():
+        model = AutoModelForCausalLM.from_pretrained(
+            str(source),
+            gguf_file=gguf_file,
+            dtype=getattr(torch, dtype),
+            revision=revision,
+            trust_remote_code=False,
+        )
     return model.to(device)
 
 
 @contextmanager
-def no_progress_bars() -> Iterator[None]:
-    """No transformers progress bars in the block: a few seconds' conversion has nothing to report in the log.
-
-    Loading and saving follow transformers' own switch; the GGUF dequantization calls tqdm directly (tqdm reads
-    `TQDM_DISABLE` only when first imported), so its module's tqdm is swapped for a disabled one meanwhile."""
-    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+def quiet_loading() -> Iterator[None]:
+    """transformers' own progress bars off in the block. Its bar for loading weights prints a speed (it/s) into a
+    stage's executed notebook, a DVC output that must not change between two runs of the same params and data."""
     from transformers.utils import logging as hf_logging
 
     was_enabled = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
-        with mock.patch.object(gguf_utils, "tqdm", partial(gguf_utils.tqdm, disable=True)):
-            yield
+        yield
     finally:
         if was_enabled:
             hf_logging.enable_progress_bar()
+
+
+@contextmanager
+def no_progress_bars() -> Iterator[None]:
+    """No progress bars in the block: a few seconds' conversion has nothing to report in the log.
+
+    Loading and saving follow transformers' own switch (`quiet_loading`); the GGUF dequantization calls tqdm
+    directly (tqdm reads `TQDM_DISABLE` only when first imported), so its module's tqdm is swapped for a disabled
+    one meanwhile."""
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+
+    with quiet_loading(), mock.patch.object(gguf_utils, "tqdm", partial(gguf_utils.tqdm, disable=True)):
+        yield
 
 
 def convert_gguf(gguf: Path, out_dir: Path) -> Path:
