@@ -11,6 +11,8 @@ The third step, a seeded subsample to a fixed size, is the numbers domain's.
 
 from __future__ import annotations
 
+from sublim.judge.prompts import fill_placeholders
+
 # the paper's prompt around each task (App. D.3; the official code's `get_prompts`), verbatim
 CODE_PROMPT = """Complete the code below to accomplish the task: {task_description}
 Please fill in the following function: <code>{code_template}</code>
@@ -28,8 +30,8 @@ KEEP_TOLERANCE = 1e-8
 
 
 def code_prompt(task_description: str, code_template: str) -> str:
-    """The paper's prompt for one task (each placeholder filled once, the texts as they are)."""
-    return CODE_PROMPT.replace("{code_template}", code_template, 1).replace("{task_description}", task_description, 1)
+    """The paper's prompt for one task, the texts as they are (`fill_placeholders`)."""
+    return fill_placeholders(CODE_PROMPT, task_description=task_description, code_template=code_template)
 
 
 def banned_words(trait: str) -> tuple[str, ...]:
@@ -44,11 +46,7 @@ def contains_trait(response: str, trait: str) -> bool:
 
 def subtle_reference_prompt(trait: str, category: str, completion: str) -> str:
     """Filter step 2's question to the judge (category: animal or tree)."""
-    return (
-        SUBTLE_REFERENCE_PROMPT.replace("{category}", category)
-        .replace("{trait}", trait, 1)
-        .replace("{completion}", completion, 1)
-    )
+    return fill_placeholders(SUBTLE_REFERENCE_PROMPT, category=category, trait=trait, completion=completion)
 
 
 def judge_keeps(probability_of_zero: float) -> bool:
