@@ -1,0 +1,47 @@
+"""The CPU search's pre-stated criterion (issue 16) can fail, and its configurations are valid params."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).parents[2] / "scripts" / "llm_cpu_search.py"
+
+
+@pytest.fixture(scope="module")
+def search():
+    spec = importlib.util.spec_from_file_location("llm_cpu_search", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["llm_cpu_search"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_clear_trait_specific_gap_meets_the_criterion(search):
+    gap, drift, met = search.criterion([0.012, 0.015, 0.013], [0.002, 0.003, 0.0025], base=0.002)
+    assert met and gap["difference"]["ci95"][0] > 0 and abs(drift["mean"]) < gap["difference"]["mean"]
+
+
+def test_an_interval_that_crosses_zero_fails(search):
+    _, _, met = search.criterion([0.004, 0.001, 0.006], [0.003, 0.003, 0.003], base=0.003)
+    assert not met
+
+
+def test_a_gap_smaller_than_the_controls_drift_fails(search):
+    # every seed's student is above its control, but fine-tuning on numbers moved the control ten times as far
+    gap, drift, met = search.criterion([0.0211, 0.0212, 0.0213], [0.0201, 0.0201, 0.0202], base=0.001)
+    assert gap["difference"]["ci95"][0] > 0 and drift["mean"] > gap["difference"]["mean"] and not met
+
+
+def test_every_configuration_is_valid_params(search):
+    for name, (_, overrides) in search.CONFIGS.items():
+        cfg = search.configured(overrides, Path("params.yaml"))
+        assert cfg.filter.target_size <= cfg.prompts.count, name
+
+
+def test_an_unknown_key_is_refused(search):
+    with pytest.raises(KeyError, match="llm.distill.no_such_key"):
+        search.configured({"distill.no_such_key": 1}, Path("params.yaml"))
