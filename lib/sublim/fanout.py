@@ -148,7 +148,7 @@ def tracked_changes(root: Path) -> list[str]:
         ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True
     ).stdout.splitlines()
     paths = [line[3:] for line in lines]
-    return [p for p in paths if p not in STATE and not p.startswith("results/") and p != "dvc.yaml"]
+    return [p for p in paths if p not in STATE and not p.startswith("results/")]
 
 
 def prepare_workspace(main: Path, folder: Path, dry_run: bool = False) -> None:
