@@ -80,8 +80,9 @@ def import_vllm(setting: str = "backend") -> VllmApi:
         sampling = importlib.import_module("vllm.sampling_params")
         return VllmApi(vllm.LLM, vllm.SamplingParams, vllm.TokensPrompt, request.LoRARequest, regex_params_of(sampling))
     except Exception as err:  # installed but broken: a torch or CUDA mismatch is the usual cause
+        cause = (str(err).splitlines() or [""])[0]  # one line: the traceback is chained
         raise BackendUnavailable(
-            f"{setting} is 'vllm' but vllm fails to import ({type(err).__name__}: {err}): reinstall it with "
+            f"{setting} is 'vllm' but vllm fails to import ({type(err).__name__}: {cause}): reinstall it with "
             f"`pip install '.[gpu]'`, {fallback}"
         ) from err
 
