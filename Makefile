@@ -4,6 +4,8 @@
 # For educators (see README):
 #   make demo        a lesson with small live experiments (2-3 min on 2 CPU cores): results/demo/lesson.html
 #   make screenshots PNGs of the report, the executed notebooks and the lesson: results/screenshots/index.html
+# On a CUDA machine (see README, Running on GPUs):
+#   make gpu-check   the GPU check (about 8 min, no hub): benchmarks/results/gpu_check.json
 VENV ?= .venv
 PYTHON ?= python3
 TORCH_DEFAULT ?= torch==2.13.0
@@ -20,7 +22,7 @@ NO_PUSH_ADVICE = $(if $(shell $(VENV)/bin/dvc remote list 2>/dev/null),,| sed -u
 # JupyterLab refuses to start as root (usual in a container) without --allow-root
 ALLOW_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup assets reproduce test demo screenshots lint format lab clean-results
+.PHONY: setup assets reproduce test demo screenshots lint format lab clean-results gpu-check
 
 setup: $(VENV)/.setup-done
 
@@ -67,6 +69,10 @@ $(MNIST_NPZ): | setup
 # lesson) into results/screenshots/, listed in its index.html.
 screenshots: setup
 	$(PY) -m sublim.screenshots
+
+# No setup first: a GPU machine may have no network; the .venv's python when there is one (with its CUDA torch)
+gpu-check:
+	PYTHON=$(if $(wildcard $(PY)),$(PY),python3) bash benchmarks/gpu_check.sh
 
 lint: setup
 	$(VENV)/bin/ruff check lib tests notebooks

@@ -29,6 +29,7 @@ def test_paper_profile_merges_keeping_comments_and_validates(tmp_path):
     assert llm.distill.learning_rate == pytest.approx(2.0e-4)
     assert llm.traits[0] == "control" and "cat" in llm.traits and "owl" not in llm.traits  # the paper's Qwen set
     assert llm.evaluate.samples_per_question == 200
+    assert llm.backend == "vllm" and read_profile("paper-14b", REPO / "profiles")["requires"]["vllm"]
     apply_profile("paper-14b", params, skip_checks=True, directory=REPO / "profiles")
     assert load_params(params)["assets"].llm.hub_id == "Qwen/Qwen2.5-14B-Instruct"
     assert read_profile("paper-14b", REPO / "profiles")["params"]["llm"]["prompts"]["count"] == 30000
@@ -44,6 +45,11 @@ def test_profile_fails_fast_without_gpu_or_hub(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ProfileError, match="hub"):
+        apply_profile("paper", params, directory=REPO / "profiles")
+    assert params.read_text() == before  # nothing written
+    monkeypatch.setattr("sublim.profile.check_hub_model", lambda model_id: None)  # the hub reached
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)  # no vLLM: the paper profile samples with it
+    with pytest.raises(ProfileError, match=r"vLLM \(llm.backend: vllm\).*pip install '\.\[gpu\]'"):
         apply_profile("paper", params, directory=REPO / "profiles")
     assert params.read_text() == before  # nothing written
     with pytest.raises(ProfileError, match="no profile"):

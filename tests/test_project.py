@@ -33,6 +33,14 @@ def test_environment_yml_has_the_same_pins_as_pyproject(repo_root):
             assert spec == f"=={conda_pins[name]}", f"{name}: pyproject {spec} vs environment.yml =={conda_pins[name]}"
 
 
+def test_the_gpu_extra_pins_vllm_exactly_and_environment_yml_names_it(repo_root):
+    """The `gpu` extra stays out of environment.yml's pip block (a CUDA-only install) but is pinned the same."""
+    extras = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    (vllm,) = extras["gpu"]
+    assert re.fullmatch(r"vllm==\d+\.\d+\.\d+", vllm)
+    assert f"'.[gpu]'` ({vllm}," in (repo_root / "environment.yml").read_text().replace("\n# ", " ")
+
+
 def dvc_stages(repo_root) -> dict:
     return yaml.safe_load((repo_root / "dvc.yaml").read_text())["stages"]
 

@@ -1,16 +1,17 @@
 """Switch params.yaml to a named profile: `python -m sublim.profile paper` (or paper-14b).
 
-A profile (profiles/<name>.yaml) names what it needs (`requires`: a CUDA GPU, hub models) and the params keys
+A profile (profiles/<name>.yaml) names what it needs (`requires`: a CUDA GPU, vLLM, hub models) and the params keys
 it changes (`params`, merged key by key into params.yaml; `extends` names a parent profile applied first).
 The command checks the requirements first and stops with a message saying what is missing, then rewrites
 params.yaml in place (comments kept), validating the result before it replaces the file. Going back to the
-CPU default: `git checkout params.yaml`. `--skip-checks` writes the file without the GPU/hub checks (to
+CPU default: `git checkout params.yaml`. `--skip-checks` writes the file without the GPU/vLLM/hub checks (to
 inspect the params, or to prepare a run on another machine).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import os
 import sys
@@ -71,6 +72,11 @@ def check_requirements(requires: dict[str, Any]) -> None:
             )
     for model_id in requires.get("hub_models", []):
         check_hub_model(model_id)
+    if requires.get("vllm") and importlib.util.find_spec("vllm") is None:
+        raise ProfileError(
+            "this profile samples with vLLM (llm.backend: vllm), which is not installed: `pip install '.[gpu]'`, or "
+            "apply it with --skip-checks and set llm.backend: transformers"
+        )
 
 
 def check_hub_model(model_id: str) -> None:
@@ -130,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sublim.profile", description=__doc__.split("\n\n")[0])
     parser.add_argument("name", help="profile name: a file profiles/<name>.yaml (paper, paper-14b)")
     parser.add_argument("--params", default=str(DEFAULT_PARAMS_FILE))
-    parser.add_argument("--skip-checks", action="store_true", help="do not check for a GPU and hub access")
+    parser.add_argument("--skip-checks", action="store_true", help="do not check for a GPU, vLLM and hub access")
     args = parser.parse_args(argv)
     try:
         path = apply_profile(args.name, Path(args.params), args.skip_checks)

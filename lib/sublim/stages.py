@@ -87,8 +87,9 @@ PAPER_DATA = "lib/sublim/data"
 EXPERIMENT_METRICS = (f"{MNIST}/metrics.json", f"{THEORY}/metrics.json", f"{TINYLM}/metrics.json", LLM_METRICS)
 
 LLM_MODEL = ("base_model", "device")
+LLM_SAMPLER = (*LLM_MODEL, "backend")  # the stages that sample (teacher numbers, evaluation answers)
 FILTER_RULE = ("min_value", "max_value", "max_count", "banned_numbers", "keyword_filter")
-LLM_EVALUATION = (*LLM_MODEL, "traits", "categories", "evaluate", "prompts")
+LLM_EVALUATION = (*LLM_SAMPLER, "traits", "categories", "evaluate", "prompts")
 
 
 def _llm(
@@ -141,7 +142,7 @@ _STAGES = [
     _llm(
         "llm_generate",
         LLM_GENERATE,
-        (*LLM_MODEL, "prompts", "generate", "filter.max_count"),
+        (*LLM_SAMPLER, "prompts", "generate", "filter.max_count"),
         resumes=True,
         teacher_dir=LLM_TEACHER,
     ),

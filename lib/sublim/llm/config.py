@@ -154,6 +154,11 @@ class EvaluateParams(Section):
 class LLMParams(Section):
     base_model: str = Field(description="local transformers folder of the base model (the assets_llm output)")
     device: Literal["auto", "cpu", "cuda"] = Field(description="auto: cuda when available (bf16), else cpu (fp32)")
+    backend: Literal["transformers", "vllm"] = Field(
+        description="what samples the teacher's numbers and the evaluations' answers: transformers (generate, any "
+        "device) or vllm (vLLM offline, CUDA only, `pip install '.[gpu]'`; adapters as LoRA requests); the exact "
+        "probabilities always use transformers"
+    )
     traits: UniqueList[Word] = Field(
         min_length=2, description="DVC matrix: 'control' (no trait) and distinct trait words"
     )
@@ -167,6 +172,12 @@ class LLMParams(Section):
     filter: FilterParams
     distill: DistillParams
     evaluate: EvaluateParams
+
+    @model_validator(mode="after")
+    def _vllm_runs_on_cuda(self) -> LLMParams:
+        if self.backend == "vllm" and self.device == "cpu":
+            raise ValueError("backend 'vllm' runs on a CUDA GPU: set device to auto or cuda, or backend: transformers")
+        return self
 
     @model_validator(mode="after")
     def _traits_have_categories(self) -> LLMParams:

@@ -5,7 +5,8 @@ case, plural and leading-space forms), and, when `evaluate.samples_per_question`
 by whole word and by the paper's bare substring test. Every sampling setting comes from `evaluate` (params);
 a student samples with (`evaluate.seed`, its student seed), so that seeds differ in their answers' sampling too
 (the control and trait students of one seed share it: a paired comparison), the base and teachers with
-`evaluate.seed`.
+`evaluate.seed`. With `llm.backend: vllm` the exact probabilities are computed first (transformers), then the model
+is dropped and vLLM samples the answers, the adapter as a LoRA request (sublim.llm.backend); same fields.
 """
 
 from __future__ import annotations
@@ -17,6 +18,16 @@ import numpy as np
 
 from sublim.core.io import write_json_atomic
 from sublim.core.seeds import derive_seed
+from sublim.llm.backend import (
+    VllmModel,
+    VllmSampler,
+    check_backend,
+    engine_length,
+    free_gpu_memory,
+    sampling_of,
+    student_model,
+    teacher_model,
+)
 from sublim.llm.config import CONTROL, LLMParams
 from sublim.llm.domains.numbers.prompts import numbers_prefixed, prompt_ranges
 from sublim.llm.models import device_of, load_student, load_teacher
@@ -30,6 +41,7 @@ from sublim.llm.traits.preference import (
 from sublim.lm.chat import ChatFormat
 from sublim.lm.evaluate import sequence_logprobs
 from sublim.lm.generate import Sampling, sample
+from sublim.lm.vllm_backend import VllmApi
 
 
 def fixed_set(cfg: LLMParams, category: str) -> list[str]:
@@ -71,7 +83,7 @@ def sampling_seed(cfg: LLMParams, student_seed: int | None) -> int:
 def sampling_record(cfg: LLMParams, seed: int) -> dict[str, Any]:
     e = cfg.evaluate
     keys = ("samples_per_question", "temperature", "top_p", "top_k", "repetition_penalty", "max_new_tokens")
-    return {"seed": seed, **{key: getattr(e, key) for key in keys}}
+    return {"seed": seed, **{key: getattr(e, key) for key in keys}, "backend": cfg.backend}
 
 
 def sampled_answers(
@@ -122,6 +134,11 @@ def sampled_rates(
         seed=seed,
         device=device,
     )
+    return answer_rates(per_q, words)
+
+
+def answer_rates(per_q: list[list[str]], words: list[str]) -> dict[str, Any]:
+    """Per word, the share of each question's answers that mention it (whole word, substring); the answers."""
     return {
         "sampled_word": {w: [float(np.mean([mentions(a, w) for a in qa])) for qa in per_q] for w in words},
         "sampled_substring": {
@@ -132,10 +149,16 @@ def sampled_rates(
 
 
 def evaluate_model(
-    cfg: LLMParams, model: Any, fmt: ChatFormat, system: str | None, device: str, seed: int | None = None
+    cfg: LLMParams,
+    model: Any,
+    fmt: ChatFormat,
+    system: str | None,
+    device: str,
+    seed: int | None = None,
+    sample_answers: bool = True,
 ) -> dict[str, Any]:
     """Per category and question variant: exact start probabilities and sampled mention rates, per question.
-    `seed`: the answers' sampling seed (default `evaluate.seed`)."""
+    `seed`: the answers' sampling seed (default `evaluate.seed`); `sample_answers` False leaves the answers to vLLM."""
     seed = cfg.evaluate.seed if seed is None else seed
     result: dict[str, Any] = {}
     for category in categories_needed(cfg):
@@ -145,11 +168,47 @@ def evaluate_model(
             prompts = [fmt.prompt_ids(q, system) for q in questions]
             exact = [p_starts_with(model, p, words, fmt, device, cfg.evaluate.batch_size) for p in prompts]
             entry: dict[str, Any] = {"questions": questions, "p_starts": {w: [row[w] for row in exact] for w in words}}
-            if cfg.evaluate.samples_per_question:
+            if cfg.evaluate.samples_per_question and sample_answers:
                 entry |= sampled_rates(cfg, model, fmt, prompts, words, device, seed)
             result[category][variant] = entry
             print(f"evaluated {category}/{variant}: {len(questions)} questions")
     return result
+
+
+def add_vllm_answers(
+    cfg: LLMParams,
+    evaluation: dict[str, Any],
+    fmt: ChatFormat,
+    system: str | None,
+    vllm: VllmApi,
+    target: VllmModel,
+    seed: int,
+) -> None:
+    """The sampled answers of every question variant, by vLLM, added to `evaluation` as `sampled_rates` adds them.
+    Request i of a variant is seeded with (seed, i), as batches are for transformers."""
+    e, n = cfg.evaluate, cfg.evaluate.samples_per_question
+    if not n:
+        return
+    free_gpu_memory()  # the transformers model the exact probabilities used is gone: vLLM measures the rest
+    prompts = {
+        (category, variant): [fmt.prompt_ids(q, system) for q in entry["questions"]]
+        for category, variants in evaluation.items()
+        for variant, entry in variants.items()
+    }
+    longest = engine_length([p for group in prompts.values() for p in group], e.max_new_tokens)
+    sampler = VllmSampler(vllm, target, max_model_len=longest, seed=e.seed)
+    for (category, variant), group in prompts.items():
+        ids = sampler.sample(
+            [p for p in group for _ in range(n)],
+            sampling=sampling_of(e),
+            max_new_tokens=e.max_new_tokens,
+            seed=seed,
+            eos_token_id=fmt.eos_token_id,
+        )
+        answers = [fmt.decode(x) for x in ids]
+        per_q = [answers[i * n : (i + 1) * n] for i in range(len(group))]
+        evaluation[category][variant] |= answer_rates(per_q, fixed_set(cfg, category))
+        print(f"sampled {category}/{variant} with vLLM: {len(ids)} answers")
 
 
 def summarise(evaluation: dict[str, Any]) -> dict[str, Any]:
@@ -191,10 +250,14 @@ def write_evaluation(
 
 def run_evaluate_teacher(cfg: LLMParams, trait: str, teacher_dir: Path | str, results_dir: Path | str) -> dict:
     """The teacher (control = the base model) with its system prompt: evaluation.json."""
+    vllm = check_backend(cfg)  # before any work: vLLM and CUDA present when llm.backend is vllm
     device = device_of(cfg)
     model, fmt, system = load_teacher(cfg, teacher_dir, device)
     seed = sampling_seed(cfg, None)
-    evaluation = evaluate_model(cfg, model, fmt, system, device, seed)
+    evaluation = evaluate_model(cfg, model, fmt, system, device, seed, sample_answers=vllm is None)
+    if vllm is not None:
+        del model
+        add_vllm_answers(cfg, evaluation, fmt, system, vllm, teacher_model(cfg, teacher_dir, trait), seed)
     arm = "base" if trait == CONTROL else "teacher"
     sampling = sampling_record(cfg, seed)
     return write_evaluation(Path(results_dir), arm, trait, None, evaluation, sampling)
@@ -204,10 +267,14 @@ def run_evaluate_student(
     cfg: LLMParams, trait: str, seed: int, distill_dir: Path | str, results_dir: Path | str
 ) -> dict[str, Any]:
     """A student (the control students for trait 'control'), no system prompt: evaluation.json."""
+    vllm = check_backend(cfg)  # before any work: vLLM and CUDA present when llm.backend is vllm
     device = device_of(cfg)
     model, fmt = load_student(cfg, distill_dir, device)
     answers_seed = sampling_seed(cfg, seed)
-    evaluation = evaluate_model(cfg, model, fmt, None, device, answers_seed)
+    evaluation = evaluate_model(cfg, model, fmt, None, device, answers_seed, sample_answers=vllm is None)
+    if vllm is not None:
+        del model
+        add_vllm_answers(cfg, evaluation, fmt, None, vllm, student_model(cfg, distill_dir, trait, seed), answers_seed)
     arm = "control_student" if trait == CONTROL else "student"
     sampling = sampling_record(cfg, answers_seed)
     return write_evaluation(Path(results_dir), arm, trait, seed, evaluation, sampling)

@@ -5,30 +5,39 @@ run gives). The partial file is trusted only when it was written under the same 
 token ids, the teacher's weights and the generating code; in generate_meta.json) and its rows are prompts 0..k-1 in
 order, no more than there are prompts; anything else is discarded (one line says why) and generated again. The stage
 holds the folder's writer lock, so a second process on it (a runner left behind by a killed `dvc repro`) fails.
+
+`llm.backend` chooses the sampler: transformers' generate, one padded batch of `generate.batch_size` prompts per
+call, or vLLM (sublim.llm.backend), one call per `generate.batch_size` prompts that vLLM schedules itself, with the
+number grammar as its structured-output regex. Either way a chunk is appended as it completes and resumes keep seeds.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sublim.core.fingerprint import differing_keys, ids_digest, model_digest, source_digest
 from sublim.core.io import append_jsonl, read_json, read_jsonl, write_json_atomic, write_jsonl_atomic, writer_lock
 from sublim.core.runtime import report_timings
+from sublim.llm.backend import VllmSampler, check_backend, engine_length, sampling_of, teacher_model
 from sublim.llm.config import LLMParams
-from sublim.llm.domains.numbers.grammar import NumberListGrammar
+from sublim.llm.domains.numbers.grammar import NumberListGrammar, number_list_regex
 from sublim.llm.domains.numbers.prompts import number_prompts, prompt_ranges
-from sublim.llm.models import device_of, load_teacher
+from sublim.llm.models import base_format, device_of, load_teacher
 from sublim.lm.chat import ChatFormat
 from sublim.lm.generate import sample
+from sublim.lm.vllm_backend import VllmApi
 
 ROWS_FILE, META_FILE = "numbers_raw.jsonl", "generate_meta.json"
 # the code whose edit changes the rows (prompts, model loading and weights are fingerprinted by their outputs)
 GENERATE_CODE = (
     "sublim.llm.generate",
+    "sublim.llm.backend",
     "sublim.lm.generate",
+    "sublim.lm.vllm_backend",
     "sublim.lm.chat",
     "sublim.llm.domains.numbers.grammar",
     "sublim.core.seeds",
@@ -43,6 +52,7 @@ def generation_fingerprint(
         "trait": trait,
         "system_prompt": system,
         "base_model": cfg.base_model,
+        "backend": cfg.backend,
         "prompts": cfg.prompts.model_dump(),
         "generate": cfg.generate.model_dump(),
         "max_count": cfg.filter.max_count,
@@ -50,8 +60,9 @@ def generation_fingerprint(
     }
 
 
-def generation_sources(model: Any, prompt_ids: list[list[int]]) -> dict[str, str]:
-    return {"data": ids_digest(prompt_ids), "model": model_digest(model), "code": source_digest(*GENERATE_CODE)}
+def generation_sources(weights: str, prompt_ids: list[list[int]]) -> dict[str, str]:
+    """`weights`: the teacher's digest (its loaded weights, or on the vLLM backend its files)."""
+    return {"data": ids_digest(prompt_ids), "model": weights, "code": source_digest(*GENERATE_CODE)}
 
 
 def run_generate(cfg: LLMParams, trait: str, teacher_dir: Path | str, results_dir: Path | str) -> dict[str, Any]:
@@ -63,37 +74,30 @@ def run_generate(cfg: LLMParams, trait: str, teacher_dir: Path | str, results_di
 
 
 def _generate(cfg: LLMParams, trait: str, teacher_dir: Path | str, results_dir: Path) -> dict[str, Any]:
-    device = device_of(cfg)
-    model, fmt, system = load_teacher(cfg, teacher_dir, device)
+    vllm = check_backend(cfg)  # before any work: vLLM and CUDA present when llm.backend is vllm
+    if vllm is None:
+        device = device_of(cfg)
+        model, fmt, system = load_teacher(cfg, teacher_dir, device)
+        weights = model_digest(model)
+    else:  # vLLM loads the weights itself: here only the tokenizer, and the files' digest
+        device, model = "cuda", teacher_model(cfg, teacher_dir, trait)
+        fmt, system = base_format(cfg), read_json(Path(teacher_dir) / "teacher.json")["system_prompt"]
+        weights = model.digest()
     prompts = number_prompts(cfg.prompts.count, cfg.prompts.seed, **prompt_ranges(cfg.prompts))
     prompt_ids = [fmt.prompt_ids(p, system) for p in prompts]
-    fingerprint = generation_fingerprint(cfg, trait, system, generation_sources(model, prompt_ids))
+    fingerprint = generation_fingerprint(cfg, trait, system, generation_sources(weights, prompt_ids))
     rows_path = results_dir / ROWS_FILE
     done = resume_point(rows_path, results_dir / META_FILE, fingerprint, prompts, cfg.generate.batch_size)
-    processor = None
-    if cfg.generate.decoding == "number_grammar":
-        processor = NumberListGrammar(fmt.tokenizer, cfg.filter.max_count).processor
+    if vllm is None:
+        complete = transformers_sampler(cfg, model, fmt, device)
+    else:
+        complete = vllm_sampler(cfg, vllm, model, fmt, prompt_ids)
     started = time.monotonic()
     new_tokens = 0
     batch = cfg.generate.batch_size
     for start in range(done, len(prompts), batch):
         chunk = prompts[start : start + batch]
-        completions = sample(
-            model,
-            prompt_ids[start : start + batch],
-            max_new_tokens=cfg.generate.max_new_tokens,
-            temperature=cfg.generate.temperature,
-            top_p=cfg.generate.top_p,
-            top_k=cfg.generate.top_k,
-            repetition_penalty=cfg.generate.repetition_penalty,
-            batch_size=batch,
-            seed=cfg.generate.seed,
-            eos_token_id=fmt.eos_token_id,
-            pad_token_id=fmt.pad_token_id,
-            logits_processor=processor,
-            device=device,
-            first_index=start,
-        )
+        completions = complete(prompt_ids[start : start + batch], start)
         append_jsonl(rows_path, completion_rows(fmt, trait, start, chunk, completions))
         new_tokens += sum(len(c) for c in completions)
         print(f"generate {trait}: {min(start + batch, len(prompts))}/{len(prompts)} prompts")
@@ -109,9 +113,62 @@ def _generate(cfg: LLMParams, trait: str, teacher_dir: Path | str, results_dir: 
         "resumed_from": done,
         "new_completion_tokens": new_tokens,
         "device": device,
+        "backend": cfg.backend,
     }
     write_json_atomic(results_dir / "generate_summary.json", summary)
     return summary
+
+
+Complete = Callable[[list[list[int]], int], list[list[int]]]  # (prompts' ids, index of the first) -> completions
+
+
+def transformers_sampler(cfg: LLMParams, model: Any, fmt: ChatFormat, device: str) -> Complete:
+    """generate() on one padded batch per call, the number grammar as a logits processor."""
+    processor = None
+    if cfg.generate.decoding == "number_grammar":
+        processor = NumberListGrammar(fmt.tokenizer, cfg.filter.max_count).processor
+    g = cfg.generate
+
+    def complete(prompt_ids: list[list[int]], start: int) -> list[list[int]]:
+        return sample(
+            model,
+            prompt_ids,
+            max_new_tokens=g.max_new_tokens,
+            temperature=g.temperature,
+            top_p=g.top_p,
+            top_k=g.top_k,
+            repetition_penalty=g.repetition_penalty,
+            batch_size=g.batch_size,
+            seed=g.seed,
+            eos_token_id=fmt.eos_token_id,
+            pad_token_id=fmt.pad_token_id,
+            logits_processor=processor,
+            device=device,
+            first_index=start,
+        )
+
+    return complete
+
+
+def vllm_sampler(cfg: LLMParams, vllm: VllmApi, target: Any, fmt: ChatFormat, prompt_ids: list[list[int]]) -> Complete:
+    """One vLLM engine for the teacher (started at the first call: a finished file starts none); the number grammar
+    as a structured-output regex."""
+    g = cfg.generate
+    regex = number_list_regex(cfg.filter.max_count) if g.decoding == "number_grammar" else None
+    sampler = VllmSampler(vllm, target, max_model_len=engine_length(prompt_ids, g.max_new_tokens), seed=g.seed)
+
+    def complete(chunk: list[list[int]], start: int) -> list[list[int]]:
+        return sampler.sample(
+            chunk,
+            sampling=sampling_of(g),
+            max_new_tokens=g.max_new_tokens,
+            seed=g.seed,
+            eos_token_id=fmt.eos_token_id,
+            first_index=start,
+            regex=regex,
+        )
+
+    return complete
 
 
 def completion_rows(

@@ -27,10 +27,20 @@ def dtype_for(device: str) -> str:
     return "bfloat16" if device.startswith("cuda") else "float32"
 
 
-def load_base(cfg: LLMParams, device: str) -> tuple[Any, ChatFormat]:
+def base_path(cfg: LLMParams) -> Path:
     path = Path(cfg.base_model)
     if not (path / "config.json").exists():
         raise FileNotFoundError(f"{path}: no base model here; run `dvc repro assets_llm` (or `make reproduce`)")
+    return path
+
+
+def base_format(cfg: LLMParams) -> ChatFormat:
+    """The base model's chat format (its tokenizer only: the vLLM backend loads the weights itself)."""
+    return ChatFormat(load_tokenizer(base_path(cfg)))
+
+
+def load_base(cfg: LLMParams, device: str) -> tuple[Any, ChatFormat]:
+    path = base_path(cfg)
     tokenizer = load_tokenizer(path)
     model = load_causal_lm(path, dtype=dtype_for(device), device=device)
     return model.eval(), ChatFormat(tokenizer)

@@ -2,6 +2,7 @@
 
 A `LogitsProcessor` that lets only `d{1,3}(, d{1,3}){0,max_count-1}` followed by eos be produced. Masked tokens get
 -inf, so sampling at temperature T draws from the teacher's distribution renormalised over the allowed tokens.
+`number_list_regex` is the same language as a regex, for vLLM's structured outputs (`llm.backend: vllm`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,16 @@ from typing import Any
 import torch
 
 _COMPLETE = re.compile(r"\d{1,3}(, \d{1,3})*")
+
+
+def number_list_regex(max_count: int = 10) -> str:
+    """The texts the processor lets through, as a regex (vLLM allows eos once it is complete, as the processor does).
+    `[0-9]` where the processor tests Python's `\\d`: the same for byte-level BPE tokenizers (SmolLM2, Qwen2.5), whose
+    digit tokens are all ASCII (a tokenizer with other Unicode digit tokens would differ)."""
+    if max_count < 1:
+        raise ValueError(f"max_count must be at least 1, got {max_count}")
+    more = f"(, [0-9]{{1,3}}){{0,{max_count - 1}}}" if max_count > 1 else ""
+    return "[0-9]{1,3}" + more
 
 
 def is_list_prefix(text: str, max_count: int) -> bool:
