@@ -45,3 +45,14 @@ def test_every_configuration_is_valid_params(search):
 def test_an_unknown_key_is_refused(search):
     with pytest.raises(KeyError, match="llm.distill.no_such_key"):
         search.configured({"distill.no_such_key": 1}, Path("params.yaml"))
+
+
+def test_the_cpu_extended_profile_runs_the_search_configuration_it_names(search, tmp_path):
+    from sublim.profile import apply_profile
+    from sublim.sections import load_section
+
+    params = tmp_path / "params.yaml"
+    params.write_text(Path("params.yaml").read_text())
+    apply_profile("cpu-extended", params, directory=Path("profiles"))
+    _, overrides = search.CONFIGS["soft-finetuned"]
+    assert load_section("llm", params) == search.configured(overrides, Path("params.yaml"))
