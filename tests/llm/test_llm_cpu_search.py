@@ -43,7 +43,7 @@ def test_every_configuration_is_valid_params(search):
 
 
 def test_an_unknown_key_is_refused(search):
-    with pytest.raises(KeyError, match="llm.distill.no_such_key"):
+    with pytest.raises(KeyError, match=r"llm\.distill\.no_such_key"):
         search.configured({"distill.no_such_key": 1}, Path("params.yaml"))
 
 
