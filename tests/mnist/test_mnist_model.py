@@ -6,12 +6,12 @@ import torch
 from torch import nn
 
 from sublim.mnist.data import IMAGE_PIXELS
-from sublim.mnist.model import BatchedMLP, init_reference
+from sublim.mnist.model import BatchedMLP, concat, init_reference, perturbed, shared_input_layer
 
 
 def independent_net(model: BatchedMLP, i: int) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for w, b in zip(model.weights, model.biases, strict=True):
+    for w, b in zip(model.model_major_weights(), model.biases, strict=True):
         linear = nn.Linear(w.shape[1], w.shape[2])
         with torch.no_grad():
             linear.weight.copy_(w[i].T)
@@ -35,8 +35,44 @@ def test_batched_network_equals_independent_networks():
 def test_init_is_per_model_and_aux_columns_are_prefix_stable():
     small = init_reference([0, 1, 2], width=16, n_aux=3, seed=0)
     large = init_reference([0, 1, 2, 3, 4], width=16, n_aux=10, seed=0)
-    for w_small, w_large in zip(small.weights, large.weights, strict=True):
+    for w_small, w_large in zip(small.model_major_weights(), large.model_major_weights(), strict=True):
         n_cols = w_small.shape[-1]
         torch.testing.assert_close(w_small, w_large[:3, :, :n_cols], rtol=0, atol=0)
     std = large.weights[0].std().item()
     assert abs(std - 1 / IMAGE_PIXELS**0.5) < 0.002  # N(0, 1/sqrt(d_in))
+
+
+def test_shared_input_layer_matches_per_model_matmuls_in_values_and_gradients():
+    """The one-GEMM path for an input all models share gives what a broadcast matmul per model gives."""
+    model = init_reference(range(3), width=16, n_aux=3, seed=4)
+    x = torch.rand(6, IMAGE_PIXELS) * 2 - 1
+    stored, w, b = model.weights[0], model.model_major_weights()[0], model.biases[0]
+    one_gemm = shared_input_layer(x, stored, b)
+    per_model = torch.matmul(x, w) + b
+    torch.testing.assert_close(one_gemm, per_model, rtol=1e-5, atol=1e-5)
+    grad_one_gemm = torch.autograd.grad(one_gemm.square().sum(), stored)[0]
+    grad_per_model = torch.autograd.grad(per_model.square().sum(), stored)[0]
+    torch.testing.assert_close(grad_one_gemm, grad_per_model, rtol=1e-5, atol=1e-5)
+
+
+def test_bf16_shared_input_equals_the_same_input_given_to_each_model():
+    model = init_reference(range(3), width=16, n_aux=3, seed=5, compute_dtype=torch.bfloat16)
+    x = torch.rand(6, IMAGE_PIXELS) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), model(x.expand(3, -1, -1)), rtol=2e-2, atol=2e-2)
+
+
+def test_select_concat_and_perturbed_act_per_model_whatever_the_storage_order():
+    model = init_reference(range(3), width=8, n_aux=3, seed=6)
+    reordered = concat([model.select([2]), model.select([0, 1])])
+    unperturbed = perturbed(model, 0.0, "relative", seed=0, model_ids=[0, 1, 2])
+    x = torch.rand(4, IMAGE_PIXELS) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(reordered(x), model(x)[[2, 0, 1]], rtol=0, atol=0)
+        torch.testing.assert_close(unperturbed(x), model(x), rtol=0, atol=0)
+        moved = (
+            perturbed(model, 1.0, "relative", seed=0, model_ids=[0, 1, 2]).model_major_weights()[0]
+            - model.model_major_weights()[0]
+        )
+    assert moved.shape == (3, IMAGE_PIXELS, 8)
+    assert abs(moved.std().item() - 1 / IMAGE_PIXELS**0.5) < 0.003  # noise as large as the init, on every model

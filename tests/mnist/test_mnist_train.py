@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from sublim.mnist.data import IMAGE_PIXELS, N_CLASSES, prepare_data
+from sublim.mnist.data import IMAGE_PIXELS, N_CLASSES, model_input, prepare_data
 from sublim.mnist.model import BatchedMLP, aux_logits, init_reference
 from sublim.mnist.train import StudentGroup, distill, distill_loss, train_classifier
 
@@ -40,7 +40,7 @@ def test_training_models_together_equals_training_them_one_at_a_time(single_thre
     together = distil(reference.select(range(3)), [0, 1, 2])
     for i in range(3):
         alone = distil(reference.select([i]), [i])
-        for w_together, w_alone in zip(together.weights, alone.weights, strict=True):
+        for w_together, w_alone in zip(together.model_major_weights(), alone.model_major_weights(), strict=True):
             torch.testing.assert_close(w_together[i], w_alone[0], rtol=1e-4, atol=1e-6)
 
 
@@ -52,3 +52,12 @@ def test_teacher_training_leaves_aux_columns_at_their_init(mnist_arrays, tiny_pa
     aux = slice(N_CLASSES, None)
     torch.testing.assert_close(teacher.weights[-1][..., aux], reference.weights[-1][..., aux], rtol=0, atol=0)
     assert not torch.equal(teacher.weights[-1][..., :N_CLASSES], reference.weights[-1][..., :N_CLASSES])
+
+
+def test_digits_stay_uint8_and_batches_are_scaled_as_the_official_transform(mnist_arrays):
+    """Stored as bytes (a quarter of the memory); a batch as the models see it is ToTensor + Normalize(0.5, 0.5)."""
+    data = prepare_data(mnist_arrays, 64, 8, 0, "cpu")
+    assert data.train_x.dtype == data.test_x.dtype == torch.uint8
+    official = torch.from_numpy(mnist_arrays["train_images"][:64].reshape(64, -1)).float() / 255.0
+    torch.testing.assert_close(model_input(data.train_x), (official - 0.5) / 0.5, rtol=0, atol=1e-6)
+    assert model_input(data.noise_x) is data.noise_x

