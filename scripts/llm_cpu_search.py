@@ -298,16 +298,17 @@ def summarise(
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| configuration | trait | base → teacher P | KL teacher‖base per token | student − control (95% CI) "
+        "| configuration | seeds | trait | base → teacher P | KL teacher‖base per token | student − control (95% CI) "
         "| control drift | share gap | met | wall min |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         g, d = r["gap"]["difference"], r["control_drift"]
         lo, hi = g["ci95"]
         minutes = sum(r["wall_s"].values()) / 60
         lines.append(
-            f"| {r['config']} | {r['trait']} | {r['p_trait']['base']:.1e} → {r['p_trait']['teacher']:.2f} | "
+            f"| {r['config']} | {', '.join(map(str, r['seeds']))} | {r['trait']} | "
+            f"{r['p_trait']['base']:.1e} → {r['p_trait']['teacher']:.2f} | "
             f"{r['teacher_number_kl']:.4f} | {g['mean']:+.2e} [{lo:+.2e}, {hi:+.2e}] | {d['mean']:+.2e} | "
             f"{r['share_gap']['difference']['mean']:+.4f} | {'yes' if r['criterion_met'] else 'no'} | {minutes:.0f} |"
         )
