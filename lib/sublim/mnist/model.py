@@ -49,7 +49,7 @@ class BatchedMLP(nn.Module):
         h = x.to(dtype)
         weights = self.model_major_weights()
         for i, (w, b) in enumerate(zip(weights, self.biases, strict=True)):
-            if h.dim() == 2:
+            if i == 0 and h.dim() == 2:
                 h = shared_input_layer(h, self.weights[0], b)
             else:
                 h = torch.baddbmm(b.to(dtype), h, w.to(dtype))
@@ -70,9 +70,9 @@ class BatchedMLP(nn.Module):
 def shared_input_layer(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
     """x (B, d) seen by all N models, weights stored input-major (d, N, e) -> (N, B, e), as one GEMM.
 
-    A broadcast matmul would copy x once per model forward and again, transposed, for the weight gradient
-    (two (N, B, d) tensors a step: most of the students' non-matmul time and 256 MB of the fp32 peak); the
-    one GEMM reads x as it is. Same products and sums as the per-model matmuls.
+    A broadcast matmul would copy x once per model forward and again, transposed, for the weight gradient: two
+    (N, B, d) tensors a step, 128 MB each for the 40 students in fp32, and the largest non-matmul cost of a
+    student step here. The one GEMM reads x as it is and computes the same products.
     """
     d, n, e = w.shape
     h = torch.addmm(b.reshape(1, n * e).to(x.dtype), x, w.to(x.dtype).view(d, n * e))
