@@ -100,17 +100,13 @@ def collate(examples: Sequence[Example], max_length: int, pad_token_id: int) -> 
     """Right-padded batch; labels are the completion tokens, -100 on prompt and padding."""
     rows = [truncate(example, max_length) for example in examples]
     width = max(len(p) + len(c) for p, c in rows)
-    input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
-    attention = torch.zeros((len(rows), width), dtype=torch.long)
-    labels = torch.full((len(rows), width), -100, dtype=torch.long)
-    for i, (prompt, completion) in enumerate(rows):
-        ids = prompt + completion
-        input_ids[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-        attention[i, : len(ids)] = 1
-        if completion:
-            labels[i, len(prompt) : len(ids)] = torch.tensor(completion, dtype=torch.long)
-    labels[attention == 0] = -100  # padding masked by the attention mask, never by the pad id (pad == eos)
-    return Batch(input_ids, attention, labels)
+    # built as Python lists and converted once: per-row tensor writes cost the tiny LM ~5 ms of a ~65 ms step
+    padding = [width - len(p) - len(c) for p, c in rows]
+    input_ids = [p + c + [pad_token_id] * n for (p, c), n in zip(rows, padding, strict=True)]
+    attention = [[1] * (width - n) + [0] * n for n in padding]
+    # padding is masked by the attention mask, never by the pad id (pad == eos)
+    labels = [[-100] * len(p) + c + [-100] * n for (p, c), n in zip(rows, padding, strict=True)]
+    return Batch(torch.tensor(input_ids), torch.tensor(attention), torch.tensor(labels))
 
 
 def epoch_order(n_examples: int, seed: int, epoch: int) -> list[int]:
@@ -196,7 +192,8 @@ def _run(
             model = attach_lora(model, settings.lora)
         model.train()
         params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
+        # fused: one kernel over all parameters instead of a dozen ops per tensor (4 of the tiny LM's ~65 ms a step)
+        optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay, fused=True)
         plan = optimizer_steps(n_examples, settings)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(settings, len(plan)))
         done, losses = checkpoints.restore(model, optimizer, scheduler)
