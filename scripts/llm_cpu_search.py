@@ -315,6 +315,28 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def pooled(rows: list[dict[str, Any]]) -> list[str]:
+    """A second view, never the criterion: per configuration and trait run on more than one set of seeds, the
+    student − control gap over all of its seeds together."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["config"], r["trait"]), []).append(r)
+    lines = []
+    for (name, trait), runs in groups.items():
+        if len(runs) < 2:
+            continue
+        seeds = [s for r in runs for s in r["seeds"]]
+        student = [p for r in runs for p in r["p_trait"]["student"]]
+        control = [p for r in runs for p in r["p_trait"]["control"]]
+        gap = compare(student, control)
+        (lo, hi), mean = gap["difference"]["ci95"], gap["difference"]["mean"]
+        lines.append(
+            f"{name}, {trait}, seeds {', '.join(map(str, seeds))} pooled: student − control {mean:+.2e} "
+            f"[{lo:+.2e}, {hi:+.2e}], p = {gap['p_value']:.2g}, {gap['n_positive']} of {len(seeds)} positive"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("/tmp/llm_search"))
@@ -336,6 +358,7 @@ def main() -> None:
         append_jsonl(rows_file, [row])
         print(table([row]), flush=True)
     print(table(read_jsonl(rows_file)))
+    print("\n".join(pooled(read_jsonl(rows_file))))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Switch params.yaml to a named profile: `python -m sublim.profile paper` (or paper-14b; cpu-extended: the CPU
-search's strongest SmolLM2 configuration, docs/llm_cpu_search.md).
+"""Switch params.yaml to a named profile: `python -m sublim.profile paper` (or paper-14b; cpu-extended and
+cpu-sft-greedy: SmolLM2 configurations that transmitted in the CPU search, docs/llm_cpu_search.md).
 
 A profile (profiles/<name>.yaml) names what it needs (`requires`: a CUDA GPU, vLLM, hub models) and the params keys
 it changes (`params`, merged key by key into params.yaml; `extends` names a parent profile applied first).
@@ -135,7 +135,8 @@ def apply_profile(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sublim.profile", description=__doc__.split("\n\n")[0])
-    parser.add_argument("name", help="profile name: a file profiles/<name>.yaml (paper, paper-14b, cpu-extended)")
+    names = "paper, paper-14b, cpu-extended, cpu-sft-greedy"
+    parser.add_argument("name", help=f"profile name: a file profiles/<name>.yaml ({names})")
     parser.add_argument("--params", default=str(DEFAULT_PARAMS_FILE))
     parser.add_argument("--skip-checks", action="store_true", help="do not check for a GPU, vLLM and hub access")
     args = parser.parse_args(argv)

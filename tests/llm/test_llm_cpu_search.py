@@ -47,12 +47,30 @@ def test_an_unknown_key_is_refused(search):
         search.configured({"distill.no_such_key": 1}, Path("params.yaml"))
 
 
-def test_the_cpu_extended_profile_runs_the_search_configuration_it_names(search, tmp_path):
+@pytest.mark.parametrize(
+    ("profile", "config", "seeds"),
+    [("cpu-extended", "soft-finetuned", [1, 2, 3]), ("cpu-sft-greedy", "sft-finetuned-greedy", [1, 2, 3, 4, 5, 6])],
+)
+def test_a_cpu_profile_runs_the_search_configuration_it_names(search, tmp_path, profile, config, seeds):
     from sublim.profile import apply_profile
     from sublim.sections import load_section
 
     params = tmp_path / "params.yaml"
     params.write_text(Path("params.yaml").read_text())
-    apply_profile("cpu-extended", params, directory=Path("profiles"))
-    _, overrides = search.CONFIGS["soft-finetuned"]
-    assert load_section("llm", params) == search.configured(overrides, Path("params.yaml"))
+    apply_profile(profile, params, directory=Path("profiles"))
+    _, overrides = search.CONFIGS[config]
+    assert load_section("llm", params) == search.configured(overrides | {"seeds": seeds}, Path("params.yaml"))
+
+
+def test_the_pooled_view_joins_the_seeds_of_one_configuration_and_skips_single_runs(search):
+    def row(config: str, seeds: list[int], student: list[float], control: list[float]) -> dict:
+        return {"config": config, "trait": "owl", "seeds": seeds, "p_trait": {"student": student, "control": control}}
+
+    rows = [
+        row("a", [1, 2, 3], [3.0, 2.0, 4.0], [1.0, 1.5, 1.0]),
+        row("a", [4, 5, 6], [2.0, 3.0, 2.5], [1.0, 1.0, 1.0]),
+        row("b", [1, 2, 3], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]),
+    ]
+    (line,) = search.pooled(rows)
+    assert line.startswith("a, owl, seeds 1, 2, 3, 4, 5, 6 pooled: student − control +1.67e+00")
+    assert line.endswith("6 of 6 positive")
