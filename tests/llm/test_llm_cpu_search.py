@@ -74,3 +74,14 @@ def test_the_pooled_view_joins_the_seeds_of_one_configuration_and_skips_single_r
     (line,) = search.pooled(rows)
     assert line.startswith("a, owl, seeds 1, 2, 3, 4, 5, 6 pooled: student − control +1.67e+00")
     assert line.endswith("6 of 6 positive")
+
+
+def test_the_docs_table_and_pooled_view_are_the_scripts_output_from_the_committed_rows(search):
+    """The doc's numbers come from the rows file: regenerate them and find them in the doc, word for word."""
+    from sublim.core.io import read_jsonl
+
+    rows = read_jsonl(Path("docs/llm_cpu_search.jsonl"))
+    doc = Path("docs/llm_cpu_search.md").read_text()
+    assert search.table(rows) in doc
+    for line in search.pooled(rows):
+        assert " ".join(line.split()) in " ".join(doc.split())
