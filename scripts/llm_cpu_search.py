@@ -357,8 +357,9 @@ def main() -> None:
         row = run_config(name, args.trait, args.seeds, args.out, args.params, args.workers)
         append_jsonl(rows_file, [row])
         print(table([row]), flush=True)
-    print(table(read_jsonl(rows_file)))
-    print("\n".join(pooled(read_jsonl(rows_file))))
+    rows = read_jsonl(rows_file)
+    print(table(rows))
+    print("\n".join(pooled(rows)))
 
 
 if __name__ == "__main__":

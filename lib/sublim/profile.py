@@ -32,13 +32,16 @@ class ProfileError(RuntimeError):
     """A profile that cannot be applied here; the message says why and what to do."""
 
 
+def known_profiles(directory: Path = PROFILES_DIR) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.yaml"))
+
+
 def read_profile(name: str, directory: Path = PROFILES_DIR) -> dict[str, Any]:
     """The profile with its parents merged in (parent first); a key given twice in a profile is refused (ParamsError,
     as in params.yaml)."""
     path = directory / f"{name}.yaml"
     if not path.exists():
-        known = sorted(p.stem for p in directory.glob("*.yaml"))
-        raise ProfileError(f"no profile {name!r} ({path} not found); known profiles: {known}")
+        raise ProfileError(f"no profile {name!r} ({path} not found); known profiles: {known_profiles(directory)}")
     profile = read_yaml(path)
     unknown = set(profile) - {"extends", "requires", "params"}
     if unknown:
@@ -135,7 +138,7 @@ def apply_profile(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sublim.profile", description=__doc__.split("\n\n")[0])
-    names = "paper, paper-14b, cpu-extended, cpu-sft-greedy"
+    names = ", ".join(known_profiles())
     parser.add_argument("name", help=f"profile name: a file profiles/<name>.yaml ({names})")
     parser.add_argument("--params", default=str(DEFAULT_PARAMS_FILE))
     parser.add_argument("--skip-checks", action="store_true", help="do not check for a GPU, vLLM and hub access")
