@@ -99,6 +99,8 @@ def test_effect_whose_control_arm_moved_as_much_is_confounded():
     [
         (est(0.0, -0.02, 0.03), 0.05, "reproduced"),  # inside ±margin
         (est(0.20, 0.15, 0.25), 0.05, "not reproduced"),  # must fail: an effect where none is expected
+        (est(0.04, 0.01, 0.07), 0.05, "not reproduced"),  # must fail: above 0 and not shown to be inside the margin
+        (est(0.01, 0.002, 0.02), 0.05, "reproduced"),  # detected, but smaller than the margin (equivalence)
         (est(-0.20, -0.25, -0.15), 0.05, "not reproduced"),
         (est(0.0, -0.10, 0.10), 0.05, "inconclusive"),  # holds 0 and effects larger than the margin
         (est(0.0, -0.01, 0.01, 2), 0.05, "too few runs"),
@@ -106,6 +108,11 @@ def test_effect_whose_control_arm_moved_as_much_is_confounded():
 )
 def test_null(ours, margin, expected):
     assert decided(ours, "null", margin=margin) == expected
+
+
+def test_a_null_detected_inside_its_margin_says_so():
+    status = decide_status(est(0.01, 0.002, 0.02), Rule("null", margin=0.05))
+    assert status[0] == "reproduced" and "above 0: an effect smaller than the margin" in status[1]
 
 
 def test_a_null_needs_a_margin():

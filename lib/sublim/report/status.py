@@ -28,9 +28,10 @@ width (low < high). The statuses:
   - D's CI contains 0: at the paper's scale **not reproduced** when the CI excludes the paper's effect (or the
     paper gives no number to be inside it) and **inconclusive** when it holds both 0 and the paper's effect; at a
     smaller scale **null at this scale** (not detected here; the paper's scale could change that).
-- null, with margin M: **not reproduced** when the CI lies strictly on one side of 0 (an effect where the claim
-  expects none); **reproduced** when the CI lies inside ±M; otherwise **inconclusive** (the CI holds 0 but also
-  effects larger than M).
+- null, with margin M (an equivalence test: M is how large an effect may be and still count as none):
+  **reproduced** when the CI lies inside ±M, even when it excludes 0 (an effect detected, but smaller than the
+  margin: the detail says so); **not reproduced** when the CI lies strictly on one side of 0 and reaches beyond M;
+  otherwise **inconclusive** (the CI holds 0 but also effects larger than M).
 - check: **check passed** when the value equals the proof's statement (within `tolerance`; e.g. a fraction of
   trials of 1) or, for an estimate, its CI lies strictly on the stated side of 0; otherwise **check failed**.
 """
@@ -225,12 +226,13 @@ def _null(ours: Estimate, rule: Rule) -> tuple[str, str]:
     if problem := unusable(ours):
         return "too few runs", problem
     side = _side(ours, 1)
-    if side != 0:
-        word = "above" if side > 0 else "below"
-        size = abs(ours.mean) / rule.margin
-        return "not reproduced", f"CI {word} 0: an effect where none is expected ({size:.1f}× the margin)"
+    word = "above" if side > 0 else "below"
     if -rule.margin <= ours.low and ours.high <= rule.margin:  # type: ignore[operator]
-        return "reproduced", f"CI inside ±{rule.margin:.3g} (the margin)"
+        detected = f", though {word} 0: an effect smaller than the margin" if side else ""
+        return "reproduced", f"CI inside ±{rule.margin:.3g} (the margin){detected}"
+    if side != 0:
+        size = abs(ours.mean) / rule.margin
+        return "not reproduced", f"CI {word} 0 and beyond the margin: an effect where none is expected ({size:.1f}× it)"
     return "inconclusive", f"CI contains 0 but reaches beyond ±{rule.margin:.3g} (the margin)"
 
 
