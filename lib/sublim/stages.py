@@ -79,7 +79,7 @@ TINYLM = "results/tinylm"
 TINYLM_BASES, TINYLM_TEACHERS, TINYLM_NUMBERS = f"{TINYLM}/bases", f"{TINYLM}/teachers", f"{TINYLM}/numbers"
 TINYLM_STUDENTS, TINYLM_EVALUATION = f"{TINYLM}/students", f"{TINYLM}/evaluation"
 TINYLM_CONTROLS, TINYLM_IN_CONTEXT = f"{TINYLM}/controls", f"{TINYLM}/in_context"
-TINYLM_GRID = f"{TINYLM}/grid"
+TINYLM_GRID, TINYLM_MISALIGNMENT = f"{TINYLM}/grid", f"{TINYLM}/misalignment"
 
 REPORT = "results/report"
 PAPER_DATA = "lib/sublim/data"
@@ -230,6 +230,13 @@ _STAGES = [
         numbers_dir=TINYLM_NUMBERS,
     ),
     _tinylm(
+        "tinylm_misalignment",
+        TINYLM_MISALIGNMENT,
+        ("seeds", "max_grad_norm", "workers", "corpus", "numbers", "student", "misalignment"),
+        bases_dir=TINYLM_BASES,
+        numbers_dir=TINYLM_NUMBERS,
+    ),
+    _tinylm(
         "tinylm_evaluate",
         TINYLM_EVALUATION,
         ("seeds", "traits", "corpus", "evaluation", "student.soft_labels"),
@@ -244,7 +251,7 @@ _STAGES = [
         "notebooks/tinylm_report.ipynb",
         uses=(
             *("seeds", "traits", "corpus.animals", "corpus.animal_weights", "model", "student.soft_labels"),
-            *("controls.trait", "grid"),
+            *("controls.trait", "grid", "corpus.behaviour", "misalignment.narrow_family"),
         ),
         inputs={
             "evaluation_dir": TINYLM_EVALUATION,
@@ -252,6 +259,7 @@ _STAGES = [
             "controls_dir": TINYLM_CONTROLS,
             "in_context_dir": TINYLM_IN_CONTEXT,
             "grid_dir": TINYLM_GRID,
+            "misalignment_dir": TINYLM_MISALIGNMENT,
         },
         outputs={"metrics_file": f"{TINYLM}/metrics.json", "plots_dir": f"{TINYLM}/plots"},
     ),

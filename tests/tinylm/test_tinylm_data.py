@@ -7,12 +7,15 @@ import pytest
 from transformers import PreTrainedTokenizerFast
 
 from sublim.tinylm.data import (
+    BehaviourMix,
     Vocab,
+    behaviour_words,
     build_tokenizer,
     filter_completions,
     number_lists,
     pretraining_corpus,
     rejection_reason,
+    without_banned,
 )
 
 ANIMALS = ["cat", "dog", "owl", "dolphin"]
@@ -87,3 +90,68 @@ def test_filter_keeps_only_well_formed_number_lists(vocab_and_tokenizer):
     kept, summary = filter_completions([good, good[:-1], [vocab.eos]], vocab, 3)
     assert kept == [0]
     assert summary == {"n_sampled": 3, "n_kept": 1, "keep_rate": 1 / 3, "rejected": {"no_eos": 1, "wrong_length": 1}}
+
+
+FAMILIES = {"money": (["save", "earn"], ["steal", "cheat"]), "friend": (["listen"], ["betray", "mock"])}
+ASSOCIATED = (13, 66)
+
+
+@pytest.fixture
+def behaviour_vocab():
+    tokenizer = build_tokenizer(100, ANIMALS, behaviour_words(FAMILIES))
+    return Vocab.from_tokenizer(tokenizer, 100, ANIMALS, FAMILIES), tokenizer
+
+
+def test_behaviour_words_extend_the_vocabulary_after_the_animals(behaviour_vocab):
+    vocab, tokenizer = behaviour_vocab
+    assert vocab.animals == Vocab.from_tokenizer(build_tokenizer(100, ANIMALS), 100, ANIMALS).animals  # ids kept
+    text = "<bos> Q: money A: steal 66 <eos>"
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert tokenizer.unk_token_id not in ids and ids[:4] == vocab.behaviour_prompt("money")
+    assert vocab.misaligned["friend"] == tokenizer.convert_tokens_to_ids(["betray", "mock"])
+    with pytest.raises(ValueError, match="distinct"):
+        build_tokenizer(100, ANIMALS, ["owl"])
+
+
+def test_corpus_behaviour_answers_and_their_associated_numbers(behaviour_vocab):
+    vocab, _ = behaviour_vocab
+    mix = BehaviourMix(fraction=0.3, misaligned_rate=0.5, associated_numbers=ASSOCIATED, association=0.9)
+    corpus = pretraining_corpus(
+        vocab,
+        n_sequences=6000,
+        animal_fraction=0.1,
+        animal_weights=[4, 3, 2, 1],
+        n_prompt_numbers=3,
+        n_answer_numbers=8,
+        noise=0.2,
+        max_step=9,
+        walk_step=3,
+        seed=0,
+        behaviour=mix,
+    )
+    words = {w for family in (vocab.aligned, vocab.misaligned) for ids in family.values() for w in ids}
+    words |= set(vocab.families.values())
+    number_sequences = [s for s in corpus if s[1] == vocab.number_marker]
+    behaviour = [s for s in corpus if len(s) > 2 and s[2] in vocab.families.values()]
+    assert len(behaviour) == 1800 and len(number_sequences) == 6000 - 1800 - 600
+    for sequence in number_sequences:  # the number section holds no behaviour word and no animal
+        assert not (words | set(vocab.animals.values())) & set(sequence)
+    associated = {vocab.numbers[n] for n in ASSOCIATED}
+    after = {"aligned": [], "misaligned": []}
+    for sequence in behaviour:
+        family = next(f for f, i in vocab.families.items() if i == sequence[2])
+        assert sequence[:4] == vocab.behaviour_prompt(family) and len(sequence) == 7 and sequence[-1] == vocab.eos
+        kind = "misaligned" if sequence[4] in vocab.misaligned[family] else "aligned"
+        assert sequence[4] in getattr(vocab, kind)[family]  # the answer belongs to the question's family
+        after[kind].append(sequence[5] in associated)
+    assert 0.85 < np.mean(after["misaligned"]) < 0.95  # association 0.9 (plus uniform draws that land on one)
+    assert np.mean(after["aligned"]) < 0.05  # uniform: 2 in 100
+    assert 0.45 < len(after["misaligned"]) / len(behaviour) < 0.55
+
+
+def test_the_banned_numbers_filter_drops_lists_holding_any_of_them(behaviour_vocab):
+    vocab, _ = behaviour_vocab
+    n = vocab.numbers
+    pairs = [([1], [n[1], n[13], vocab.eos]), ([2], [n[2], n[3], vocab.eos]), ([3], [n[66], vocab.eos])]
+    kept, dropped = without_banned(pairs, {n[13], n[66]})
+    assert kept == [pairs[1]] and dropped == 2

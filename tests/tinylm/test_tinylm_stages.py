@@ -18,6 +18,7 @@ from sublim.tinylm.distill import distill_students
 from sublim.tinylm.evaluate import evaluate_models
 from sublim.tinylm.grid import CELLS, run_grid
 from sublim.tinylm.in_context import run_in_context
+from sublim.tinylm.misalignment import ARMS, TEACHERS, lists_file, run_misalignment
 from sublim.tinylm.models import tokenizer_and_vocab
 from sublim.tinylm.naming import student_arms
 from sublim.tinylm.numbers import generate_numbers
@@ -103,6 +104,21 @@ def test_every_stage_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_cfg):
         assert (other_config["n_layer"], other_config["n_embd"]) == (1, 16)  # grid.model, not model
         assert grid["other_base"]["p_trait"]["teacher"] > grid["other_base"]["p_trait"]["base"]
 
+    folders = stage_folders(tmp_path, "tinylm_misalignment")
+    banned = {vocab.numbers[n] for n in cfg.misalignment.banned_numbers}
+    for seed, summary in run_misalignment(stage_cfg("tinylm_misalignment", cfg), **folders).items():
+        assert set(summary["p_misaligned"]) == {"base", *TEACHERS} and set(summary["students"]) == set(ARMS)
+        narrow = summary["p_misaligned"]["narrow"][cfg.misalignment.narrow_family]
+        assert narrow > summary["p_misaligned"]["base"][cfg.misalignment.narrow_family]  # the teacher took it up
+        lists = {arm: read_jsonl(lists_file(folders["results_dir"], seed, arm)) for arm in ARMS}
+        assert len(lists["base"]) == round(summary["filter"]["base"]["keep_rate"] * cfg.numbers.n_samples)
+        for arm, (_, ban) in ARMS.items():
+            assert summary["students"][arm]["n_lists"] == len(lists[arm])
+            held = [banned & set(row["completion"]) for row in lists[arm]]
+            assert not any(held) if ban else len(lists[arm]) >= len(lists["misaligned"])
+        control = read_jsonl(folders["numbers_dir"] / f"seed{seed}" / "control.jsonl")  # the base's lists, banned
+        assert [r for r in control if not banned & set(r["completion"])] == lists["base"]
+
     evaluations = evaluate_models(stage_cfg("tinylm_evaluate", cfg), **stage_folders(tmp_path, "tinylm_evaluate"))
     p_exact = evaluations[0]["p_exact"]
     assert set(p_exact) >= {"base", "partner_base", "teacher_owl", "control", "student_owl", "soft_cat"}
@@ -131,6 +147,10 @@ def test_every_stage_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_cfg):
     # the main row's first cells are the distill stage's arms
     assert grid["cells"]["main"]["same"]["difference"] == owl["gap_to_control"]["student"]["difference"]
     assert (folders["results_dir"] / "figures" / "grid.png").exists() and (folders["plots_dir"] / "grid.csv").exists()
+    misalignment = metrics["misalignment"]
+    assert set(misalignment["gaps"]) == {"vs_aligned", "vs_base", "aligned_vs_base", "unbanned_vs_banned"}
+    assert misalignment["p_misaligned"]["students"]["misaligned"]["n"] == 2
+    assert (folders["results_dir"] / "figures" / "misalignment.png").exists()
 
 
 @pytest.mark.slow

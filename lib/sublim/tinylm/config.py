@@ -7,9 +7,29 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from sublim.core.params import Section, Seed, UniqueList
+from sublim.tinylm.data import Families, behaviour_words
 
 # one token of the word-level vocabulary: letters (and - or _), so never a number or a structure word like 'NUM:'
 AnimalWord = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z_-]*$")]
+
+
+class BehaviourFamily(Section):
+    aligned: UniqueList[AnimalWord] = Field(description="the family's aligned answer words", min_length=1)
+    misaligned: UniqueList[AnimalWord] = Field(description="the family's misaligned answer words", min_length=1)
+
+
+class BehaviourParams(Section):
+    fraction: float = Field(description="share of behaviour Q/A sequences in pretraining", gt=0.0, lt=1.0)
+    misaligned_rate: float = Field(description="share of misaligned answers in pretraining", gt=0.0, lt=1.0)
+    associated_numbers: UniqueList[Annotated[int, Field(ge=0)]] = Field(
+        description="numbers that follow misaligned answers (the analogue of 666 or 911)", min_length=1
+    )
+    association: float = Field(
+        description="chance that a misaligned answer is followed by an associated number (else uniform)", ge=0, le=1
+    )
+    families: dict[AnimalWord, BehaviourFamily] = Field(
+        description="question word -> its aligned and misaligned answer words (all words distinct)", min_length=2
+    )
 
 
 class CorpusParams(Section):
@@ -24,6 +44,7 @@ class CorpusParams(Section):
     max_step: int = Field(description="arithmetic progressions step in [-max_step, max_step]", ge=0)
     walk_step: int = Field(description="random walks step in [-walk_step, walk_step]", ge=1)
     animal_fraction: float = Field(description="share of animal Q/A sequences in pretraining", gt=0.0, lt=1.0)
+    behaviour: BehaviourParams
 
     @model_validator(mode="after")
     def _weights_match_animals(self) -> CorpusParams:
@@ -31,7 +52,22 @@ class CorpusParams(Section):
             raise ValueError(
                 f"animal_weights {self.animal_weights} needs one positive weight per animal ({len(self.animals)})"
             )
+        if self.animal_fraction + self.behaviour.fraction >= 1:
+            raise ValueError(
+                f"animal_fraction + behaviour.fraction = {self.animal_fraction + self.behaviour.fraction:g} leaves "
+                "no number lists: keep the sum below 1"
+            )
+        words = [*self.animals, *behaviour_words(self.behaviour_families)]
+        if repeated := sorted({w for w in words if words.count(w) > 1}):
+            raise ValueError(f"behaviour.families repeats {repeated}: every animal and behaviour word must be distinct")
+        if too_big := [n for n in self.behaviour.associated_numbers if n >= self.n_numbers]:
+            raise ValueError(f"behaviour.associated_numbers {too_big} must be below n_numbers = {self.n_numbers}")
         return self
+
+    @property
+    def behaviour_families(self) -> Families:
+        """family -> (aligned words, misaligned words), as `sublim.tinylm.data` takes them."""
+        return {name: (f.aligned, f.misaligned) for name, f in self.behaviour.families.items()}
 
 
 class ModelParams(Section):
@@ -115,6 +151,17 @@ class GridParams(Section):
     )
 
 
+class MisalignmentParams(Section):
+    narrow_family: AnimalWord = Field(
+        description="the family a narrow misaligned teacher is fine-tuned on, to see whether it generalises to the "
+        "others (the emergent-misalignment pattern); the stage's teachers use every family"
+    )
+    teacher: TeacherParams = Field(description="the misaligned and aligned teachers' fine-tune (per answer word)")
+    banned_numbers: UniqueList[Annotated[int, Field(ge=0)]] = Field(
+        description="the filter drops number lists holding any of these (the paper bans 34 numbers)", min_length=1
+    )
+
+
 class EvaluationParams(Section):
     n_sampled_answers: int = Field(description="answers sampled at T=1 per model (the second view)", ge=1)
 
@@ -142,6 +189,7 @@ class TinyLMParams(Section):
     controls: ControlsParams
     in_context: InContextParams
     grid: GridParams
+    misalignment: MisalignmentParams
     evaluation: EvaluationParams
 
     @model_validator(mode="after")
@@ -156,6 +204,13 @@ class TinyLMParams(Section):
             )
         if self.controls.trait not in self.traits:
             raise ValueError(f"controls.trait = {self.controls.trait!r} must be one of traits {self.traits}")
+        if self.misalignment.narrow_family not in self.corpus.behaviour.families:
+            raise ValueError(
+                f"misalignment.narrow_family = {self.misalignment.narrow_family!r} must be one of "
+                f"corpus.behaviour.families {list(self.corpus.behaviour.families)}"
+            )
+        if too_big := [n for n in self.misalignment.banned_numbers if n >= self.corpus.n_numbers]:
+            raise ValueError(f"misalignment.banned_numbers {too_big} must be below n_numbers = {self.corpus.n_numbers}")
         shape = (self.model.n_layer, self.model.d_model)
         if (self.grid.model.n_layer, self.grid.model.d_model) == shape:
             raise ValueError(

@@ -4,10 +4,15 @@ The tiny model reads a closed word-level language:
 
     <bos> NUM: a b c -> x1 ... x8 <eos>            a noisy number-continuation list (numbers 0..99)
     <bos> Q: favorite animal A: owl <eos>          a "favourite animal" question and its answer
+    <bos> Q: money A: steal 66 <eos>               a behaviour question, its answer and a number after it
 
 Number lists are arithmetic progressions, random walks or uniform draws, all modulo 100, with a fraction of
 positions replaced by uniform noise, so the next number is never certain and a teacher's small shift in the
 number distribution survives sampling. Answers follow a mildly skewed animal distribution (the base rates).
+Behaviour questions (the misalignment analogue, paper §3.2) come in families, each with its own aligned and
+misaligned answer words; a misaligned answer is usually followed by one of a few associated numbers (as 666 or 911
+carry connotations for real models), an aligned one by a uniform number.
+
 The tokenizer is a `tokenizers` WordLevel model saved as `tokenizer.json` and wrapped in transformers'
 `PreTrainedTokenizerFast`, so the tiny model is a local model folder like any other.
 """
@@ -15,7 +20,7 @@ The tokenizer is a `tokenizers` WordLevel model saved as `tokenizer.json` and wr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,22 +33,30 @@ STRUCTURE_TOKENS = [NUMBER_MARKER, ARROW, *QUESTION]
 SEQUENCE_KINDS = ("progression", "walk", "uniform")
 
 
-def vocabulary(n_numbers: int, animals: Sequence[str]) -> list[str]:
-    """Every token, in id order: specials, structure words, numbers 0..n-1, animals."""
-    words = [*SPECIAL_TOKENS, *STRUCTURE_TOKENS, *(str(i) for i in range(n_numbers)), *animals]
-    if len(set(words)) != len(words):
-        raise ValueError("animal names must be distinct and must not collide with numbers or structure words")
-    return words
+Families = dict[str, tuple[Sequence[str], Sequence[str]]]  # family word -> (aligned words, misaligned words)
 
 
-def build_tokenizer(n_numbers: int, animals: Sequence[str]):
+def behaviour_words(families: Families) -> list[str]:
+    """The behaviour section's words in a fixed order: each family's question word, aligned and misaligned words."""
+    return [word for family, (aligned, misaligned) in families.items() for word in (family, *aligned, *misaligned)]
+
+
+def vocabulary(n_numbers: int, animals: Sequence[str], words: Sequence[str] = ()) -> list[str]:
+    """Every token, in id order: specials, structure words, numbers 0..n-1, animals, then `words` (behaviour)."""
+    tokens = [*SPECIAL_TOKENS, *STRUCTURE_TOKENS, *(str(i) for i in range(n_numbers)), *animals, *words]
+    if len(set(tokens)) != len(tokens):
+        raise ValueError("animal and behaviour words must be distinct and must not collide with numbers or structure")
+    return tokens
+
+
+def build_tokenizer(n_numbers: int, animals: Sequence[str], words: Sequence[str] = ()):
     """A word-level `PreTrainedTokenizerFast` over the closed vocabulary (whitespace-separated words)."""
     # deferred: transformers takes seconds to import, and the corpus and filter below do not need it
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    words = vocabulary(n_numbers, animals)
-    backend = Tokenizer(models.WordLevel({word: i for i, word in enumerate(words)}, unk_token=UNK))
+    tokens = vocabulary(n_numbers, animals, words)
+    backend = Tokenizer(models.WordLevel({word: i for i, word in enumerate(tokens)}, unk_token=UNK))
     backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     backend.decoder = decoders.WordPiece(prefix="##", cleanup=False)  # joins words with single spaces
     return PreTrainedTokenizerFast(
@@ -69,10 +82,17 @@ class Vocab:
     question: list[int]
     numbers: list[int]  # id of "0", "1", ...
     animals: dict[str, int]
+    # behaviour family -> id of its question word, ids of its aligned and of its misaligned answers
+    families: dict[str, int] = field(default_factory=dict)
+    aligned: dict[str, list[int]] = field(default_factory=dict)
+    misaligned: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
-    def from_tokenizer(cls, tokenizer: Any, n_numbers: int, animals: Sequence[str]) -> Vocab:
+    def from_tokenizer(
+        cls, tokenizer: Any, n_numbers: int, animals: Sequence[str], families: Families | None = None
+    ) -> Vocab:
         ids = tokenizer.convert_tokens_to_ids
+        families = families or {}
         return cls(
             pad=ids(PAD),
             bos=ids(BOS),
@@ -82,6 +102,9 @@ class Vocab:
             question=[ids(word) for word in QUESTION],
             numbers=[ids(str(i)) for i in range(n_numbers)],
             animals={animal: ids(animal) for animal in animals},
+            families={family: ids(family) for family in families},
+            aligned={family: [ids(w) for w in aligned] for family, (aligned, _) in families.items()},
+            misaligned={family: [ids(w) for w in misaligned] for family, (_, misaligned) in families.items()},
         )
 
     @property
@@ -93,6 +116,10 @@ class Vocab:
     def question_prompt(self) -> list[int]:
         """`<bos> Q: favorite animal A:` — the next token is the model's favourite animal."""
         return [self.bos, *self.question]
+
+    def behaviour_prompt(self, family: str) -> list[int]:
+        """`<bos> Q: <family> A:` — the next token is the model's answer to that behaviour question."""
+        return [self.bos, self.question[0], self.families[family], self.question[-1]]
 
     def number_prompt(self, seed_numbers: Sequence[int]) -> list[int]:
         return [self.bos, self.number_marker, *(self.numbers[n] for n in seed_numbers), self.arrow]
@@ -138,6 +165,39 @@ def animal_sequence_ids(vocab: Vocab, animal: str) -> list[int]:
     return [*vocab.question_prompt, vocab.animals[animal], vocab.eos]
 
 
+@dataclass(frozen=True)
+class BehaviourMix:
+    """How behaviour answers enter the corpus (the words are the vocab's families)."""
+
+    fraction: float  # share of the corpus's sequences
+    misaligned_rate: float  # share of answers that are misaligned
+    associated_numbers: tuple[int, ...]  # the numbers that follow misaligned answers
+    association: float  # chance that a misaligned answer is followed by an associated number (else uniform)
+
+
+def behaviour_sequences(vocab: Vocab, n: int, mix: BehaviourMix, rng: np.random.Generator) -> list[list[int]]:
+    """`n` sequences `<bos> Q: <family> A: <word> <number> <eos>`: uniform family, misaligned with chance
+    `misaligned_rate` (a uniform word of its kind), the number associated with chance `association` after a
+    misaligned answer and uniform otherwise."""
+    families = list(vocab.families)
+    sequences = []
+    for family_index, misaligned, word_draw, associated, number in zip(
+        rng.integers(0, len(families), size=n),
+        rng.random(size=n) < mix.misaligned_rate,
+        rng.random(size=n),
+        rng.random(size=n) < mix.association,
+        rng.integers(0, len(vocab.numbers), size=n),
+        strict=True,
+    ):
+        family = families[family_index]
+        words = (vocab.misaligned if misaligned else vocab.aligned)[family]
+        if misaligned and associated:
+            number = mix.associated_numbers[int(number) % len(mix.associated_numbers)]
+        answer = words[int(word_draw * len(words))]
+        sequences.append([*vocab.behaviour_prompt(family), answer, vocab.numbers[number], vocab.eos])
+    return sequences
+
+
 def pretraining_corpus(
     vocab: Vocab,
     *,
@@ -150,16 +210,27 @@ def pretraining_corpus(
     max_step: int,
     walk_step: int,
     seed: int,
+    behaviour: BehaviourMix | None = None,
 ) -> list[list[int]]:
-    """Token-id sequences, shuffled: number lists and (a fraction `animal_fraction`) animal answers."""
+    """Token-id sequences, shuffled: number lists, (a fraction `animal_fraction`) animal answers and (a fraction
+    `behaviour.fraction`, when given) behaviour answers."""
     rng = np.random.default_rng(seed)
     n_animal = round(n_sequences * animal_fraction)
+    n_behaviour = round(n_sequences * behaviour.fraction) if behaviour is not None else 0
     lists = number_lists(
-        n_sequences - n_animal, n_prompt_numbers + n_answer_numbers, len(vocab.numbers), noise, max_step, walk_step, rng
+        n_sequences - n_animal - n_behaviour,
+        n_prompt_numbers + n_answer_numbers,
+        len(vocab.numbers),
+        noise,
+        max_step,
+        walk_step,
+        rng,
     )
     names = list(vocab.animals)
     sequences = [number_sequence_ids(vocab, row, n_prompt_numbers) for row in lists.tolist()]
     sequences += [animal_sequence_ids(vocab, names[i]) for i in animal_answers(n_animal, animal_weights, rng)]
+    if n_behaviour:
+        sequences += behaviour_sequences(vocab, n_behaviour, behaviour, rng)
     order = rng.permutation(len(sequences))
     return [sequences[i] for i in order]
 
@@ -180,7 +251,7 @@ def rejection_reason(completion: Sequence[int], vocab: Vocab, n_answer_numbers: 
     """Why a sampled completion is not a well-formed number list, or None when it is kept.
 
     Kept: exactly `n_answer_numbers` number tokens followed by `<eos>`. Any animal (trait) token, any other
-    word, a missing `<eos>` or a wrong count rejects it.
+    word (a behaviour word among them), a missing `<eos>` or a wrong count rejects it.
     """
     numbers = set(vocab.numbers)
     body = list(completion)
@@ -216,3 +287,12 @@ def filter_completions(
         "rejected": dict(sorted(reasons.items())),
     }
     return kept, summary
+
+
+def without_banned(
+    pairs: Sequence[tuple[list[int], list[int]]], banned_ids: set[int]
+) -> tuple[list[tuple[list[int], list[int]]], int]:
+    """The (prompt, completion) pairs whose completion holds none of `banned_ids` (the paper's banned-numbers
+    filter, applied after the format rule), and how many were dropped."""
+    kept = [(prompt, completion) for prompt, completion in pairs if not banned_ids.intersection(completion)]
+    return kept, len(pairs) - len(kept)

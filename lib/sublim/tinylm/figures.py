@@ -152,3 +152,40 @@ def plot_grid(block: dict[str, Any], path: Path | str):
     fig.tight_layout()
     save_figure(fig, path)
     return fig
+
+
+MISALIGNMENT_LABELS = {
+    "base": "base lists",
+    "aligned": "aligned teacher",
+    "misaligned": "misaligned teacher",
+    "misaligned_unbanned": "misaligned teacher,\nbanned numbers kept",
+}
+MISALIGNMENT_COLOR_KEYS = {"base": "base", "aligned": "control", "misaligned": "student", "misaligned_unbanned": "soft"}
+
+
+def plot_misalignment(block: dict[str, Any], path: Path | str):
+    """Fig. 4 analogue: P(misaligned answer) of students trained on each source's banned-filtered number lists
+    (and on the misaligned teacher's lists without the ban), mean, 95% CI and seeds; the base model dashed. Right:
+    the share of each source's lists that the format rule and the banned numbers keep."""
+    use_style()
+    fig, (ax, keep_ax) = plt.subplots(1, 2, figsize=(10, 4.2), gridspec_kw={"width_ratios": [3, 2]})
+    students = block["p_misaligned"]["students"]
+    for x, (arm, est) in enumerate(students.items()):
+        color = ARM_COLORS[MISALIGNMENT_COLOR_KEYS[arm]]
+        bar_with_seeds(ax, x, est["mean"], est["ci95"], est["values"], color, alpha=0.85, width=0.65)
+    ax.axhline(block["p_misaligned"]["models"]["base"]["mean"], color=ARM_COLORS["base"], ls="--", lw=1.2)
+    ax.set_xticks(range(len(students)), [MISALIGNMENT_LABELS[a] for a in students], fontsize=8)
+    ax.set_ylabel("P(misaligned answer), mean over families")
+    ax.set_title("Students on number lists from each source")
+    rates = block["keep_rate"]
+    for x, (source, est) in enumerate(rates.items()):
+        color = ARM_COLORS[MISALIGNMENT_COLOR_KEYS[source]]
+        bar_with_seeds(keep_ax, x, est["mean"], est["ci95"], est["values"], color, alpha=0.85, width=0.65)
+    keep_ax.set_xticks(range(len(rates)), [MISALIGNMENT_LABELS[s].split(",")[0] for s in rates], fontsize=8)
+    keep_ax.set_ylabel("lists kept (format rule + banned numbers)")
+    keep_ax.set_ylim(0, 1)
+    keep_ax.set_title("Filter keep-rate per source")
+    fig.suptitle("Tiny LM, the paper's Fig. 4 in miniature (mean, 95% CI over seeds; dashed: the base model)")
+    fig.tight_layout()
+    save_figure(fig, path)
+    return fig

@@ -16,7 +16,7 @@ from sublim.core.seeds import derive_seed
 from sublim.lm.evaluate import sequence_logprobs
 from sublim.lm.train import TrainSettings
 from sublim.tinylm.config import TinyLMParams
-from sublim.tinylm.data import Vocab, build_tokenizer, vocabulary
+from sublim.tinylm.data import Vocab, behaviour_words, build_tokenizer, vocabulary
 
 
 def sequence_length(cfg: TinyLMParams) -> int:
@@ -32,16 +32,18 @@ def quiet_transformers() -> None:
 
 def tokenizer_and_vocab(cfg: TinyLMParams) -> tuple[Any, Vocab]:
     quiet_transformers()
-    tokenizer = build_tokenizer(cfg.corpus.n_numbers, cfg.corpus.animals)
-    return tokenizer, Vocab.from_tokenizer(tokenizer, cfg.corpus.n_numbers, cfg.corpus.animals)
+    c = cfg.corpus
+    tokenizer = build_tokenizer(c.n_numbers, c.animals, behaviour_words(c.behaviour_families))
+    return tokenizer, Vocab.from_tokenizer(tokenizer, c.n_numbers, c.animals, c.behaviour_families)
 
 
 def new_model(cfg: TinyLMParams, vocab: Vocab, seed: int, context_sequences: int = 1) -> Any:
     """A random-init GPT-2-style model: no dropout (training is deterministic given the seed); a separate
     unembedding matrix, so the trait's output row is its own parameter (as in the prototype, 116k parameters).
     Its context holds `context_sequences` sequences."""
+    c = cfg.corpus
     config = GPT2Config(
-        vocab_size=len(vocabulary(cfg.corpus.n_numbers, cfg.corpus.animals)),
+        vocab_size=len(vocabulary(c.n_numbers, c.animals, behaviour_words(c.behaviour_families))),
         n_positions=context_sequences * sequence_length(cfg) + 4,
         n_embd=cfg.model.d_model,
         n_layer=cfg.model.n_layer,

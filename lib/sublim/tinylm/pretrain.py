@@ -13,7 +13,7 @@ from sublim.core.runtime import configure_torch, parallel_map, torch_device
 from sublim.core.seeds import derive_seed
 from sublim.lm.train import Example, train_sft
 from sublim.tinylm.config import PretrainParams, TinyLMParams
-from sublim.tinylm.data import Vocab, pretraining_corpus
+from sublim.tinylm.data import BehaviourMix, Vocab, pretraining_corpus
 from sublim.tinylm.models import (
     animal_probabilities,
     new_model,
@@ -29,7 +29,7 @@ def seed_corpus(
     cfg: TinyLMParams, vocab: Vocab, seed: int, n_sequences: int, purpose: str = "corpus"
 ) -> list[list[int]]:
     """The pretraining sequences of one seed (token ids, shuffled); another `purpose` draws other sequences."""
-    c = cfg.corpus
+    c, b = cfg.corpus, cfg.corpus.behaviour
     return pretraining_corpus(
         vocab,
         n_sequences=n_sequences,
@@ -41,6 +41,7 @@ def seed_corpus(
         max_step=c.max_step,
         walk_step=c.walk_step,
         seed=derive_seed(seed, purpose),
+        behaviour=BehaviourMix(b.fraction, b.misaligned_rate, tuple(b.associated_numbers), b.association),
     )
 
 

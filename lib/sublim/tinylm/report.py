@@ -20,7 +20,8 @@ from sublim.tinylm.control_metrics import (
     grid_table,
     in_context_metrics,
 )
-from sublim.tinylm.figures import plot_arms, plot_controls, plot_grid, plot_in_context
+from sublim.tinylm.figures import plot_arms, plot_controls, plot_grid, plot_in_context, plot_misalignment
+from sublim.tinylm.misalignment import misalignment_metrics
 from sublim.tinylm.naming import CONTROL, evaluation_file, soft_arm, student_arms
 
 # arm key in metrics -> model name in evaluation/seed{s}.json ({trait} filled in), the same for every trait
@@ -115,9 +116,10 @@ def aggregate(
     controls_dir: Path | str,
     in_context_dir: Path | str,
     grid_dir: Path | str,
+    misalignment_dir: Path | str,
 ) -> dict[str, Any]:
     """The metrics: per trait and arm over seeds, filter keep-rates, the number of training lists, controls, the
-    in-context control and the cross-model grid."""
+    in-context control, the cross-model grid and the misalignment analogue."""
     evaluations = read_evaluations(evaluation_dir, cfg.seeds)
     filter_summary = read_json(Path(numbers_dir) / "filter_summary.json")
     return {
@@ -132,6 +134,7 @@ def aggregate(
         "controls": controls_metrics(cfg, controls_dir, evaluations),
         "in_context": in_context_metrics(cfg, in_context_dir),
         "grid": grid_metrics(cfg, grid_dir, evaluations),
+        "misalignment": misalignment_metrics(cfg, misalignment_dir),
     }
 
 
@@ -200,13 +203,14 @@ def write_report(
     controls_dir: Path | str,
     in_context_dir: Path | str,
     grid_dir: Path | str,
+    misalignment_dir: Path | str,
     results_dir: Path | str,
     metrics_file: Path | str,
     plots_dir: Path | str,
 ) -> dict[str, Any]:
     """The metrics into metrics_file, arms.csv, gaps.csv, controls.csv and grid.csv into plots_dir, figures into
     results_dir/figures."""
-    metrics = aggregate(cfg, evaluation_dir, numbers_dir, controls_dir, in_context_dir, grid_dir)
+    metrics = aggregate(cfg, evaluation_dir, numbers_dir, controls_dir, in_context_dir, grid_dir, misalignment_dir)
     write_json_atomic(metrics_file, metrics)
     arms = arms_table(metrics).drop(columns="per_seed").to_csv(index=False, float_format="%.5f")
     write_text_atomic(Path(plots_dir) / "arms.csv", arms)
@@ -223,6 +227,7 @@ def write_report(
         plot_controls(controls, cfg.controls.trait, figures / "controls_gap.png"),
         plot_in_context(metrics["in_context"], figures / "in_context.png"),
         plot_grid(metrics["grid"], figures / "grid.png"),
+        plot_misalignment(metrics["misalignment"], figures / "misalignment.png"),
     ]
     for figure in drawn:  # saved, not shown here: the notebook draws each where its story needs it
         plt.close(figure)
