@@ -155,3 +155,17 @@ def test_the_banned_numbers_filter_drops_lists_holding_any_of_them(behaviour_voc
     pairs = [([1], [n[1], n[13], vocab.eos]), ([2], [n[2], n[3], vocab.eos]), ([3], [n[66], vocab.eos])]
     kept, dropped = without_banned(pairs, {n[13], n[66]})
     assert kept == [pairs[1]] and dropped == 2
+
+
+def test_the_misalignment_docs_table_is_the_dev_scripts_output_from_the_committed_rows(repo_root):
+    """docs/tinylm_misalignment.md's numbers come from its rows file: regenerate the table and find it in the doc."""
+    import importlib.util
+
+    from sublim.core.io import read_jsonl
+
+    spec = importlib.util.spec_from_file_location("dev", repo_root / "scripts" / "tinylm_misalignment_dev.py")
+    dev = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dev)
+    rows = read_jsonl(repo_root / "docs" / "tinylm_misalignment_dev.jsonl")
+    assert [row["variant"] for row in rows] == list(dev.VARIANTS)
+    assert dev.table(rows) in (repo_root / "docs" / "tinylm_misalignment.md").read_text()
