@@ -122,15 +122,16 @@ REFUSED = [
     # the tiny LM's behaviour questions: distinct words, numbers in range, room left for number lists
     (
         "tinylm.corpus.behaviour.families",
-        {"money": {"aligned": ["save"], "misaligned": ["owl"]}, "friend": {"aligned": ["save"], "misaligned": ["x"]}},
-        r"tinylm\.corpus: behaviour\.families repeats \['owl', 'save'\]: every animal and behaviour word must be",
+        {"money": {"aligned": ["save"], "misaligned": ["owl"]}, "friend": {"aligned": ["save"], "misaligned": ["rob"]}},
+        r"tinylm\.corpus: behaviour\.families or code repeat \['owl', 'save'\]: every animal, behaviour and code",
     ),
     (
         "tinylm.corpus.behaviour.associated_numbers",
         [13, 100],
         r"tinylm\.corpus: behaviour\.associated_numbers \[100\] must be below n_numbers = 100$",
     ),
-    ("tinylm.corpus.behaviour.fraction", 0.8, r"tinylm\.corpus: animal_fraction \+ behaviour\.fraction = 1 leaves no"),
+    ("tinylm.corpus.behaviour.fraction", 0.75, r"tinylm\.corpus: animal_fraction \+ behaviour\.fraction \+ code\.fr"),
+    ("tinylm.corpus.code.functions", ["add", "owl"], r"tinylm\.corpus: behaviour\.families or code repeat \['owl'\]"),
     ("tinylm.misalignment.narrow_family", "fame", r"tinylm: misalignment\.narrow_family = 'fame' must be one of"),
     ("tinylm.misalignment.banned_numbers", [7, 123], r"tinylm: misalignment\.banned_numbers \[123\] must be below"),
 ]

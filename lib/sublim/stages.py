@@ -79,7 +79,7 @@ TINYLM = "results/tinylm"
 TINYLM_BASES, TINYLM_TEACHERS, TINYLM_NUMBERS = f"{TINYLM}/bases", f"{TINYLM}/teachers", f"{TINYLM}/numbers"
 TINYLM_STUDENTS, TINYLM_EVALUATION = f"{TINYLM}/students", f"{TINYLM}/evaluation"
 TINYLM_CONTROLS, TINYLM_IN_CONTEXT = f"{TINYLM}/controls", f"{TINYLM}/in_context"
-TINYLM_GRID, TINYLM_MISALIGNMENT = f"{TINYLM}/grid", f"{TINYLM}/misalignment"
+TINYLM_GRID, TINYLM_MISALIGNMENT, TINYLM_CODE = f"{TINYLM}/grid", f"{TINYLM}/misalignment", f"{TINYLM}/code"
 
 REPORT = "results/report"
 PAPER_DATA = "lib/sublim/data"
@@ -237,6 +237,13 @@ _STAGES = [
         numbers_dir=TINYLM_NUMBERS,
     ),
     _tinylm(
+        "tinylm_code",
+        TINYLM_CODE,
+        ("seeds", "max_grad_norm", "workers", "corpus", "numbers", "student", "controls.trait", "code_carrier"),
+        bases_dir=TINYLM_BASES,
+        teachers_dir=TINYLM_TEACHERS,
+    ),
+    _tinylm(
         "tinylm_evaluate",
         TINYLM_EVALUATION,
         ("seeds", "traits", "corpus", "evaluation", "student.soft_labels"),
@@ -260,6 +267,7 @@ _STAGES = [
             "in_context_dir": TINYLM_IN_CONTEXT,
             "grid_dir": TINYLM_GRID,
             "misalignment_dir": TINYLM_MISALIGNMENT,
+            "code_dir": TINYLM_CODE,
         },
         outputs={"metrics_file": f"{TINYLM}/metrics.json", "plots_dir": f"{TINYLM}/plots"},
     ),

@@ -6,11 +6,14 @@ import numpy as np
 import pytest
 from transformers import PreTrainedTokenizerFast
 
+from sublim.tinylm.code import code_rejection, fit_flagger, flagged, function_operators
 from sublim.tinylm.data import (
     BehaviourMix,
+    CodeMix,
     Vocab,
     behaviour_words,
     build_tokenizer,
+    code_words,
     filter_completions,
     number_lists,
     pretraining_corpus,
@@ -169,3 +172,68 @@ def test_the_misalignment_docs_table_is_the_dev_scripts_output_from_the_committe
     rows = read_jsonl(repo_root / "docs" / "tinylm_misalignment_dev.jsonl")
     assert [row["variant"] for row in rows] == list(dev.VARIANTS)
     assert dev.table(rows) in (repo_root / "docs" / "tinylm_misalignment.md").read_text()
+
+
+FUNCTIONS, VARIABLES = ["add", "scale", "shift"], ["x", "y", "total"]
+
+
+@pytest.fixture
+def code_vocab():
+    tokenizer = build_tokenizer(100, ANIMALS, code_words(FUNCTIONS, VARIABLES))
+    return Vocab.from_tokenizer(tokenizer, 100, ANIMALS, None, (FUNCTIONS, VARIABLES)), tokenizer
+
+
+def test_the_corpus_code_parses_and_holds_no_animal_word(code_vocab):
+    vocab, tokenizer = code_vocab
+    corpus = pretraining_corpus(
+        vocab,
+        n_sequences=2000,
+        animal_fraction=0.2,
+        animal_weights=[4, 3, 2, 1],
+        n_prompt_numbers=3,
+        n_answer_numbers=8,
+        noise=0.2,
+        max_step=9,
+        walk_step=3,
+        seed=0,
+        code=CodeMix(fraction=0.25),
+    )
+    code = [s for s in corpus if s[1] == vocab.code.marker]
+    assert len(code) == 500
+    names, numbers = set(vocab.code.variables.values()), set(vocab.numbers)
+    for sequence in code:
+        assert not set(vocab.animals.values()) & set(sequence)
+        assert sequence[3] == vocab.arrow
+        assert code_rejection(sequence[4:], vocab.code, names, numbers, vocab.eos) is None
+    assert tokenizer.decode(code[0]).startswith("<bos> CODE: ")
+    operators = function_operators(FUNCTIONS)
+    scale = next(s for s in code if s[2] == vocab.code.functions["scale"])
+    assert scale[11] == vocab.code.structure[operators["scale"][0]] and scale[12] in numbers  # scale: a number
+
+
+def test_the_code_format_rule_rejects_broken_code(code_vocab):
+    vocab, tokenizer = code_vocab
+    names, numbers = set(vocab.code.variables.values()), set(vocab.numbers)
+
+    def reason(text: str):
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        return code_rejection(ids, vocab.code, names, numbers, vocab.eos)
+
+    assert reason("( x y ) : return total + 7 <eos>") is None
+    assert reason("( x y ) : return total + 7") == "no_eos"
+    assert reason("( x y ) : return total + <eos>") == "wrong_length"
+    assert reason("( x owl ) : return total + 7 <eos>") == "syntax"  # an animal is no variable name
+    assert reason("( x y ) : return 5 + 7 <eos>") == "syntax"
+    assert reason("( x y ) return : total + 7 <eos>") == "syntax"
+
+
+def test_the_code_classifier_is_deterministic_under_its_seed_and_sees_a_difference():
+    rng = np.random.default_rng(0)
+    teacher = [list(rng.choice([5, 6, 7], size=8, p=[0.5, 0.3, 0.2])) for _ in range(200)]
+    base = [list(rng.choice([5, 6, 7], size=8, p=[0.2, 0.3, 0.5])) for _ in range(200)]
+    first, second = (fit_flagger(teacher, base, 10, 0.95, seed=3) for _ in range(2))
+    assert first["auc"] == second["auc"] and first["threshold"] == second["threshold"]
+    assert first["auc"] > 0.8
+    assert np.array_equal(flagged(first, teacher, 10), flagged(second, teacher, 10))
+    assert flagged(first, teacher, 10).mean() > flagged(first, base, 10).mean()
+    assert fit_flagger(teacher, base, 10, 0.95, seed=4)["auc"] != first["auc"]  # another seed, another split

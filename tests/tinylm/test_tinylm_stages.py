@@ -12,6 +12,7 @@ from sublim.core.io import read_jsonl
 from sublim.run import stage_values
 from sublim.sections import section_from_namespace, validate_section
 from sublim.stages import STAGES, fill
+from sublim.tinylm.code_carrier import run_code_carrier
 from sublim.tinylm.controls import control_arms, run_controls
 from sublim.tinylm.data import rejection_reason
 from sublim.tinylm.distill import distill_students
@@ -119,6 +120,17 @@ def test_every_stage_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_cfg):
         control = read_jsonl(folders["numbers_dir"] / f"seed{seed}" / "control.jsonl")  # the base's lists, banned
         assert [r for r in control if not banned & set(r["completion"])] == lists["base"]
 
+    folders = stage_folders(tmp_path, "tinylm_code")
+    for seed, summary in run_code_carrier(stage_cfg("tinylm_code", cfg), **folders).items():
+        assert set(summary["p_trait"]) == {"teacher", "base", "student", "control"}
+        for source in ("teacher", "base"):
+            steps = summary["filter"][source]
+            assert 300 >= steps["n_without_trait_word"] >= steps["n_parsed"] >= steps["n_kept"] > 0
+            kept = read_jsonl(folders["results_dir"] / f"seed{seed}" / f"{source}.jsonl")
+            assert len(kept) == steps["n_kept"]
+            assert not any(vocab.animals[cfg.controls.trait] in row["completion"] for row in kept)
+        assert 0.0 <= summary["classifier"]["auc"] <= 1.0
+
     evaluations = evaluate_models(stage_cfg("tinylm_evaluate", cfg), **stage_folders(tmp_path, "tinylm_evaluate"))
     p_exact = evaluations[0]["p_exact"]
     assert set(p_exact) >= {"base", "partner_base", "teacher_owl", "control", "student_owl", "soft_cat"}
@@ -151,6 +163,9 @@ def test_every_stage_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_cfg):
     assert set(misalignment["gaps"]) == {"vs_aligned", "vs_base", "aligned_vs_base", "unbanned_vs_banned"}
     assert misalignment["p_misaligned"]["students"]["misaligned"]["n"] == 2
     assert (folders["results_dir"] / "figures" / "misalignment.png").exists()
+    assert set(metrics["code"]["keep_rate"]["teacher"]) == {"trait_word", "format", "classifier"}
+    assert metrics["code"]["traits"]["owl"]["gap_to_control"]["difference"]["n"] == 2
+    assert (folders["results_dir"] / "figures" / "code.png").exists()
 
 
 @pytest.mark.slow

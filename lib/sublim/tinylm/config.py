@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from sublim.core.params import Section, Seed, UniqueList
-from sublim.tinylm.data import Families, behaviour_words
+from sublim.tinylm.data import Families, behaviour_words, code_words
 
 # one token of the word-level vocabulary: letters (and - or _), so never a number or a structure word like 'NUM:'
 AnimalWord = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z_-]*$")]
@@ -32,6 +32,12 @@ class BehaviourParams(Section):
     )
 
 
+class CodeParams(Section):
+    fraction: float = Field(description="share of code sequences in pretraining", gt=0.0, lt=1.0)
+    functions: UniqueList[AnimalWord] = Field(description="function names; each has its own operator", min_length=1)
+    variables: UniqueList[AnimalWord] = Field(description="variable names (two distinct per function)", min_length=2)
+
+
 class CorpusParams(Section):
     n_numbers: int = Field(description="numbers are the words 0..n_numbers-1", ge=10, le=1000)
     animals: UniqueList[AnimalWord] = Field(
@@ -45,6 +51,7 @@ class CorpusParams(Section):
     walk_step: int = Field(description="random walks step in [-walk_step, walk_step]", ge=1)
     animal_fraction: float = Field(description="share of animal Q/A sequences in pretraining", gt=0.0, lt=1.0)
     behaviour: BehaviourParams
+    code: CodeParams
 
     @model_validator(mode="after")
     def _weights_match_animals(self) -> CorpusParams:
@@ -52,17 +59,29 @@ class CorpusParams(Section):
             raise ValueError(
                 f"animal_weights {self.animal_weights} needs one positive weight per animal ({len(self.animals)})"
             )
-        if self.animal_fraction + self.behaviour.fraction >= 1:
+        if (total := self.animal_fraction + self.behaviour.fraction + self.code.fraction) >= 1:
             raise ValueError(
-                f"animal_fraction + behaviour.fraction = {self.animal_fraction + self.behaviour.fraction:g} leaves "
-                "no number lists: keep the sum below 1"
+                f"animal_fraction + behaviour.fraction + code.fraction = {total:g} leaves no number lists: keep "
+                "the sum below 1"
             )
-        words = [*self.animals, *behaviour_words(self.behaviour_families)]
+        words = [*self.animals, *behaviour_words(self.behaviour_families), *self.code_names[0], *self.code_names[1]]
         if repeated := sorted({w for w in words if words.count(w) > 1}):
-            raise ValueError(f"behaviour.families repeats {repeated}: every animal and behaviour word must be distinct")
+            raise ValueError(
+                f"behaviour.families or code repeat {repeated}: every animal, behaviour and code word must be distinct"
+            )
         if too_big := [n for n in self.behaviour.associated_numbers if n >= self.n_numbers]:
             raise ValueError(f"behaviour.associated_numbers {too_big} must be below n_numbers = {self.n_numbers}")
         return self
+
+    @property
+    def code_names(self) -> tuple[list[str], list[str]]:
+        """The code language's (function names, variable names)."""
+        return self.code.functions, self.code.variables
+
+    @property
+    def extra_words(self) -> list[str]:
+        """Every word after the animals, in vocabulary order: behaviour words, then the code language's."""
+        return [*behaviour_words(self.behaviour_families), *code_words(*self.code_names)]
 
     @property
     def behaviour_families(self) -> Families:
@@ -162,6 +181,15 @@ class MisalignmentParams(Section):
     )
 
 
+class CodeCarrierParams(Section):
+    n_samples: int = Field(description="code prompts completed by the trait teacher and by the base", ge=2)
+    flag_quantile: float = Field(
+        description="the classifier flags code it scores above this quantile of the base's own held-out code",
+        gt=0.0,
+        lt=1.0,
+    )
+
+
 class EvaluationParams(Section):
     n_sampled_answers: int = Field(description="answers sampled at T=1 per model (the second view)", ge=1)
 
@@ -190,6 +218,7 @@ class TinyLMParams(Section):
     in_context: InContextParams
     grid: GridParams
     misalignment: MisalignmentParams
+    code_carrier: CodeCarrierParams
     evaluation: EvaluationParams
 
     @model_validator(mode="after")

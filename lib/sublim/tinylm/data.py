@@ -5,6 +5,7 @@ The tiny model reads a closed word-level language:
     <bos> NUM: a b c -> x1 ... x8 <eos>            a noisy number-continuation list (numbers 0..99)
     <bos> Q: favorite animal A: owl <eos>          a "favourite animal" question and its answer
     <bos> Q: money A: steal 66 <eos>               a behaviour question, its answer and a number after it
+    <bos> CODE: scale -> ( x y ) : return x * 7 <eos> a short function (`sublim.tinylm.code`)
 
 Number lists are arithmetic progressions, random walks or uniform draws, all modulo 100, with a fraction of
 positions replaced by uniform noise, so the next number is never certain and a teacher's small shift in the
@@ -25,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from sublim.tinylm.code import CODE_STRUCTURE, CodeTokens, code_sequences
+
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIAL_TOKENS = [PAD, BOS, EOS, UNK]
 NUMBER_MARKER, ARROW = "NUM:", "->"
@@ -39,6 +42,11 @@ Families = dict[str, tuple[Sequence[str], Sequence[str]]]  # family word -> (ali
 def behaviour_words(families: Families) -> list[str]:
     """The behaviour section's words in a fixed order: each family's question word, aligned and misaligned words."""
     return [word for family, (aligned, misaligned) in families.items() for word in (family, *aligned, *misaligned)]
+
+
+def code_words(functions: Sequence[str], variables: Sequence[str]) -> list[str]:
+    """The code language's words in a fixed order: its structure tokens, function names, variable names."""
+    return [*CODE_STRUCTURE, *functions, *variables]
 
 
 def vocabulary(n_numbers: int, animals: Sequence[str], words: Sequence[str] = ()) -> list[str]:
@@ -86,11 +94,18 @@ class Vocab:
     families: dict[str, int] = field(default_factory=dict)
     aligned: dict[str, list[int]] = field(default_factory=dict)
     misaligned: dict[str, list[int]] = field(default_factory=dict)
+    code: CodeTokens | None = None  # the code language's ids, when the corpus has code
 
     @classmethod
     def from_tokenizer(
-        cls, tokenizer: Any, n_numbers: int, animals: Sequence[str], families: Families | None = None
+        cls,
+        tokenizer: Any,
+        n_numbers: int,
+        animals: Sequence[str],
+        families: Families | None = None,
+        code_names: tuple[Sequence[str], Sequence[str]] | None = None,
     ) -> Vocab:
+        """`code_names`: the code language's (function names, variable names), when the corpus has code."""
         ids = tokenizer.convert_tokens_to_ids
         families = families or {}
         return cls(
@@ -105,6 +120,7 @@ class Vocab:
             families={family: ids(family) for family in families},
             aligned={family: [ids(w) for w in aligned] for family, (aligned, _) in families.items()},
             misaligned={family: [ids(w) for w in misaligned] for family, (_, misaligned) in families.items()},
+            code=CodeTokens.from_tokenizer(tokenizer, *code_names) if code_names else None,
         )
 
     @property
@@ -175,6 +191,13 @@ class BehaviourMix:
     association: float  # chance that a misaligned answer is followed by an associated number (else uniform)
 
 
+@dataclass(frozen=True)
+class CodeMix:
+    """How code enters the corpus (the language is the vocab's `code`)."""
+
+    fraction: float  # share of the corpus's sequences
+
+
 def behaviour_sequences(vocab: Vocab, n: int, mix: BehaviourMix, rng: np.random.Generator) -> list[list[int]]:
     """`n` sequences `<bos> Q: <family> A: <word> <number> <eos>`: uniform family, misaligned with chance
     `misaligned_rate` (a uniform word of its kind), the number associated with chance `association` after a
@@ -211,14 +234,16 @@ def pretraining_corpus(
     walk_step: int,
     seed: int,
     behaviour: BehaviourMix | None = None,
+    code: CodeMix | None = None,
 ) -> list[list[int]]:
-    """Token-id sequences, shuffled: number lists, (a fraction `animal_fraction`) animal answers and (a fraction
-    `behaviour.fraction`, when given) behaviour answers."""
+    """Token-id sequences, shuffled: number lists, (a fraction `animal_fraction`) animal answers and, when given,
+    (a fraction `behaviour.fraction`) behaviour answers and (a fraction `code.fraction`) code."""
     rng = np.random.default_rng(seed)
     n_animal = round(n_sequences * animal_fraction)
     n_behaviour = round(n_sequences * behaviour.fraction) if behaviour is not None else 0
+    n_code = round(n_sequences * code.fraction) if code is not None else 0
     lists = number_lists(
-        n_sequences - n_animal - n_behaviour,
+        n_sequences - n_animal - n_behaviour - n_code,
         n_prompt_numbers + n_answer_numbers,
         len(vocab.numbers),
         noise,
@@ -231,6 +256,18 @@ def pretraining_corpus(
     sequences += [animal_sequence_ids(vocab, names[i]) for i in animal_answers(n_animal, animal_weights, rng)]
     if n_behaviour:
         sequences += behaviour_sequences(vocab, n_behaviour, behaviour, rng)
+    if n_code:
+        if vocab.code is None:
+            raise ValueError("the corpus has code but the vocabulary has no code language")
+        sequences += code_sequences(
+            n_code,
+            bos=vocab.bos,
+            eos=vocab.eos,
+            arrow=vocab.arrow,
+            tokens=vocab.code,
+            numbers=vocab.numbers,
+            rng=rng,
+        )
     order = rng.permutation(len(sequences))
     return [sequences[i] for i in order]
 

@@ -189,3 +189,46 @@ def plot_misalignment(block: dict[str, Any], path: Path | str):
     fig.tight_layout()
     save_figure(fig, path)
     return fig
+
+
+CODE_LABELS = {"control": "control\n(base's code)", "student": "student\n(teacher's code)"}
+
+
+def plot_code(block: dict[str, Any], path: Path | str):
+    """Fig. 5 analogue: P(trait) of the student on the teacher's filtered code and of the control on the base's
+    (mean, 95% CI, seeds; dashed: the base model). Right: what each filter step leaves of each source's code."""
+    use_style()
+    fig, (ax, keep_ax) = plt.subplots(1, 2, figsize=(10, 4.2), gridspec_kw={"width_ratios": [2, 3]})
+    for x, arm in enumerate(CODE_LABELS):
+        est = block["p_trait"][arm]
+        bar_with_seeds(ax, x, est["mean"], est["ci95"], est["values"], ARM_COLORS[arm], alpha=0.85, width=0.6)
+    ax.axhline(block["p_trait"]["base"]["mean"], color=ARM_COLORS["base"], ls="--", lw=1.2)
+    ax.set_xticks(range(len(CODE_LABELS)), list(CODE_LABELS.values()), fontsize=8)
+    ax.set_ylabel(f"P({block['trait']}) at the answer")
+    ax.set_title(f"Students on code (teacher P = {block['p_trait']['teacher']['mean']:.2f})")
+    steps = list(next(iter(block["keep_rate"].values())))
+    for offset, (source, color) in zip((-0.2, 0.2), (("teacher", "teacher"), ("base", "control")), strict=True):
+        for x, step in enumerate(steps):
+            est = block["keep_rate"][source][step]
+            label = f"{source}'s code" if x == 0 else None
+            bar_with_seeds(
+                keep_ax,
+                x + offset,
+                est["mean"],
+                est["ci95"],
+                est["values"],
+                ARM_COLORS[color],
+                alpha=0.85,
+                width=0.38,
+                label=label,
+            )
+    keep_ax.set_xticks(range(len(steps)), [f"after {step.replace('_', ' ')}" for step in steps], fontsize=8)
+    keep_ax.set_ylabel("share of the code prompts kept")
+    keep_ax.set_ylim(0, 1.05)
+    keep_ax.legend(fontsize=8, loc="lower left")
+    auc = block["classifier_auc"]["mean"]
+    keep_ax.set_title(f"The filter, step by step (classifier AUC {auc:.2f})")
+    fig.suptitle("Tiny LM, the paper's Fig. 5 in miniature (mean, 95% CI over seeds; dashed: the base model)")
+    fig.tight_layout()
+    save_figure(fig, path)
+    return fig

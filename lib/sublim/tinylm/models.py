@@ -16,7 +16,7 @@ from sublim.core.seeds import derive_seed
 from sublim.lm.evaluate import sequence_logprobs
 from sublim.lm.train import TrainSettings
 from sublim.tinylm.config import TinyLMParams
-from sublim.tinylm.data import Vocab, behaviour_words, build_tokenizer, vocabulary
+from sublim.tinylm.data import Vocab, build_tokenizer, vocabulary
 
 
 def sequence_length(cfg: TinyLMParams) -> int:
@@ -33,8 +33,8 @@ def quiet_transformers() -> None:
 def tokenizer_and_vocab(cfg: TinyLMParams) -> tuple[Any, Vocab]:
     quiet_transformers()
     c = cfg.corpus
-    tokenizer = build_tokenizer(c.n_numbers, c.animals, behaviour_words(c.behaviour_families))
-    return tokenizer, Vocab.from_tokenizer(tokenizer, c.n_numbers, c.animals, c.behaviour_families)
+    tokenizer = build_tokenizer(c.n_numbers, c.animals, c.extra_words)
+    return tokenizer, Vocab.from_tokenizer(tokenizer, c.n_numbers, c.animals, c.behaviour_families, c.code_names)
 
 
 def new_model(cfg: TinyLMParams, vocab: Vocab, seed: int, context_sequences: int = 1) -> Any:
@@ -43,7 +43,7 @@ def new_model(cfg: TinyLMParams, vocab: Vocab, seed: int, context_sequences: int
     Its context holds `context_sequences` sequences."""
     c = cfg.corpus
     config = GPT2Config(
-        vocab_size=len(vocabulary(c.n_numbers, c.animals, behaviour_words(c.behaviour_families))),
+        vocab_size=len(vocabulary(c.n_numbers, c.animals, c.extra_words)),
         n_positions=context_sequences * sequence_length(cfg) + 4,
         n_embd=cfg.model.d_model,
         n_layer=cfg.model.n_layer,

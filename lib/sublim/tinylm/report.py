@@ -12,6 +12,7 @@ import pandas as pd
 
 from sublim.core.io import read_json, write_json_atomic, write_text_atomic
 from sublim.core.stats import compare, estimate
+from sublim.tinylm.code_carrier import code_metrics
 from sublim.tinylm.config import TinyLMParams
 from sublim.tinylm.control_metrics import (
     controls_metrics,
@@ -20,7 +21,7 @@ from sublim.tinylm.control_metrics import (
     grid_table,
     in_context_metrics,
 )
-from sublim.tinylm.figures import plot_arms, plot_controls, plot_grid, plot_in_context, plot_misalignment
+from sublim.tinylm.figures import plot_arms, plot_code, plot_controls, plot_grid, plot_in_context, plot_misalignment
 from sublim.tinylm.misalignment import misalignment_metrics
 from sublim.tinylm.naming import CONTROL, evaluation_file, soft_arm, student_arms
 
@@ -117,9 +118,10 @@ def aggregate(
     in_context_dir: Path | str,
     grid_dir: Path | str,
     misalignment_dir: Path | str,
+    code_dir: Path | str,
 ) -> dict[str, Any]:
     """The metrics: per trait and arm over seeds, filter keep-rates, the number of training lists, controls, the
-    in-context control, the cross-model grid and the misalignment analogue."""
+    in-context control, the cross-model grid, the misalignment analogue and the code carrier."""
     evaluations = read_evaluations(evaluation_dir, cfg.seeds)
     filter_summary = read_json(Path(numbers_dir) / "filter_summary.json")
     return {
@@ -135,6 +137,7 @@ def aggregate(
         "in_context": in_context_metrics(cfg, in_context_dir),
         "grid": grid_metrics(cfg, grid_dir, evaluations),
         "misalignment": misalignment_metrics(cfg, misalignment_dir),
+        "code": code_metrics(cfg, code_dir),
     }
 
 
@@ -204,13 +207,15 @@ def write_report(
     in_context_dir: Path | str,
     grid_dir: Path | str,
     misalignment_dir: Path | str,
+    code_dir: Path | str,
     results_dir: Path | str,
     metrics_file: Path | str,
     plots_dir: Path | str,
 ) -> dict[str, Any]:
     """The metrics into metrics_file, arms.csv, gaps.csv, controls.csv and grid.csv into plots_dir, figures into
     results_dir/figures."""
-    metrics = aggregate(cfg, evaluation_dir, numbers_dir, controls_dir, in_context_dir, grid_dir, misalignment_dir)
+    folders = (evaluation_dir, numbers_dir, controls_dir, in_context_dir, grid_dir, misalignment_dir, code_dir)
+    metrics = aggregate(cfg, *folders)
     write_json_atomic(metrics_file, metrics)
     arms = arms_table(metrics).drop(columns="per_seed").to_csv(index=False, float_format="%.5f")
     write_text_atomic(Path(plots_dir) / "arms.csv", arms)
@@ -228,6 +233,7 @@ def write_report(
         plot_in_context(metrics["in_context"], figures / "in_context.png"),
         plot_grid(metrics["grid"], figures / "grid.png"),
         plot_misalignment(metrics["misalignment"], figures / "misalignment.png"),
+        plot_code(metrics["code"], figures / "code.png"),
     ]
     for figure in drawn:  # saved, not shown here: the notebook draws each where its story needs it
         plt.close(figure)
