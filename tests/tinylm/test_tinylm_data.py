@@ -219,3 +219,16 @@ def test_the_code_classifier_is_deterministic_under_its_seed_and_sees_a_differen
     assert np.array_equal(flagged(first, teacher, 10), flagged(second, teacher, 10))
     assert flagged(first, teacher, 10).mean() > flagged(first, base, 10).mean()
     assert fit_flagger(teacher, base, 10, 0.95, seed=4)["auc"] != first["auc"]  # another seed, another split
+
+
+def test_the_corpus_factors_table_is_the_factor_scripts_output_from_the_committed_rows(repo_root):
+    """docs/tinylm_transfer_factors.md's issue-13 table comes from its rows file, word for word."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("factors", repo_root / "scripts" / "tinylm_factors.py")
+    factors = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(factors)
+    lines = (repo_root / "docs" / "tinylm_corpus_factors.jsonl").read_text().splitlines()
+    table = factors.table([json.loads(line) for line in lines])
+    assert table in (repo_root / "docs" / "tinylm_transfer_factors.md").read_text()
