@@ -7,6 +7,7 @@ base (each filtered on its own), and three students from the base: on the teache
 
     python scripts/tinylm_factors.py --out /tmp/factors            # every factor, seeds 0 1 2
     python scripts/tinylm_factors.py --factor "gpt2 init" --seeds 0
+    python scripts/tinylm_factors.py --table docs/tinylm_corpus_factors.jsonl
 """
 
 from __future__ import annotations
@@ -40,6 +41,16 @@ FACTORS: dict[str, dict[str, Any]] = {
     "PyTorch init of the head only": {"model.init": "gpt2", "reinit": ["lm_head"]},
     "no gradient clipping anywhere": {"max_grad_norm": 1e9},
     "2000 pretraining steps": {"pretrain.steps": 2000},
+    # issue 13 gave 20% of the corpus to behaviour questions and code (number lists 80% -> 60%)
+    "no behaviour questions or code in the corpus (as before issue 13)": {
+        "corpus.behaviour.fraction": 1e-9,  # > 0 as params require; rounds to no sequence
+        "corpus.code.fraction": 1e-9,
+    },
+    "1333 pretraining steps (the number lists of before issue 13)": {"pretrain.steps": 1333},
+    "behaviour questions and code at 5% each (number lists 70%)": {
+        "corpus.behaviour.fraction": 0.05,
+        "corpus.code.fraction": 0.05,
+    },
 }
 
 
@@ -57,8 +68,9 @@ def configured(overrides: dict[str, Any], params: Path) -> TinyLMParams:
 
 
 def base_folder(cfg: TinyLMParams, reinit: list[str], seed: int, out: Path) -> Path:
-    """A cached base per (model, pretraining, clipping, re-initialised layers, seed)."""
-    key = json.dumps([cfg.model.model_dump(), cfg.pretrain.model_dump(), cfg.max_grad_norm, reinit, seed])
+    """A cached base per (corpus, model, pretraining, clipping, re-initialised layers, seed)."""
+    sections = [cfg.corpus.model_dump(), cfg.model.model_dump(), cfg.pretrain.model_dump()]
+    key = json.dumps([*sections, cfg.max_grad_norm, reinit, seed])
     folder = out / "bases" / hashlib.sha256(key.encode()).hexdigest()[:12]
     if not (folder / "config.json").exists():
         tokenizer, vocab = tokenizer_and_vocab(cfg)
@@ -130,7 +142,11 @@ def main() -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--factor", choices=list(FACTORS), action="append")
+    parser.add_argument("--table", type=Path, help="print the table of a rows file and stop")
     args = parser.parse_args()
+    if args.table:
+        print(table([json.loads(line) for line in args.table.open()]))
+        return
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     rows_file = args.out / "rows.jsonl"

@@ -24,6 +24,23 @@ from sublim.tinylm.data import (
 ANIMALS = ["cat", "dog", "owl", "dolphin"]
 
 
+def small_corpus(vocab: Vocab, n_sequences: int, animal_fraction: float, **mixes) -> list[list[int]]:
+    """The corpus generator with the params.yaml shape of lists, 4 animal weights and seed 0."""
+    return pretraining_corpus(
+        vocab,
+        n_sequences=n_sequences,
+        animal_fraction=animal_fraction,
+        animal_weights=[4, 3, 2, 1],
+        n_prompt_numbers=3,
+        n_answer_numbers=8,
+        noise=0.2,
+        max_step=9,
+        walk_step=3,
+        seed=0,
+        **mixes,
+    )
+
+
 @pytest.fixture
 def vocab_and_tokenizer():
     tokenizer = build_tokenizer(100, ANIMALS)
@@ -47,18 +64,7 @@ def test_tokenizer_round_trip_through_a_saved_folder(tmp_path, vocab_and_tokeniz
 
 def test_corpus_number_lists_hold_no_animal_token(vocab_and_tokenizer):
     vocab, _ = vocab_and_tokenizer
-    corpus = pretraining_corpus(
-        vocab,
-        n_sequences=2000,
-        animal_fraction=0.2,
-        animal_weights=[4, 3, 2, 1],
-        n_prompt_numbers=3,
-        n_answer_numbers=8,
-        noise=0.2,
-        max_step=9,
-        walk_step=3,
-        seed=0,
-    )
+    corpus = small_corpus(vocab, 2000, 0.2)
     animal_ids = set(vocab.animals.values())
     number_sequences = [s for s in corpus if s[1] == vocab.number_marker]
     animal_sequences = [s for s in corpus if s[1] != vocab.number_marker]
@@ -119,19 +125,7 @@ def test_behaviour_words_extend_the_vocabulary_after_the_animals(behaviour_vocab
 def test_corpus_behaviour_answers_and_their_associated_numbers(behaviour_vocab):
     vocab, _ = behaviour_vocab
     mix = BehaviourMix(fraction=0.3, misaligned_rate=0.5, associated_numbers=ASSOCIATED, association=0.9)
-    corpus = pretraining_corpus(
-        vocab,
-        n_sequences=6000,
-        animal_fraction=0.1,
-        animal_weights=[4, 3, 2, 1],
-        n_prompt_numbers=3,
-        n_answer_numbers=8,
-        noise=0.2,
-        max_step=9,
-        walk_step=3,
-        seed=0,
-        behaviour=mix,
-    )
+    corpus = small_corpus(vocab, 6000, 0.1, behaviour=mix)
     words = {w for family in (vocab.aligned, vocab.misaligned) for ids in family.values() for w in ids}
     words |= set(vocab.families.values())
     number_sequences = [s for s in corpus if s[1] == vocab.number_marker]
@@ -185,19 +179,7 @@ def code_vocab():
 
 def test_the_corpus_code_parses_and_holds_no_animal_word(code_vocab):
     vocab, tokenizer = code_vocab
-    corpus = pretraining_corpus(
-        vocab,
-        n_sequences=2000,
-        animal_fraction=0.2,
-        animal_weights=[4, 3, 2, 1],
-        n_prompt_numbers=3,
-        n_answer_numbers=8,
-        noise=0.2,
-        max_step=9,
-        walk_step=3,
-        seed=0,
-        code=CodeMix(fraction=0.25),
-    )
+    corpus = small_corpus(vocab, 2000, 0.2, code=CodeMix(fraction=0.25))
     code = [s for s in corpus if s[1] == vocab.code.marker]
     assert len(code) == 500
     names, numbers = set(vocab.code.variables.values()), set(vocab.numbers)
@@ -237,3 +219,16 @@ def test_the_code_classifier_is_deterministic_under_its_seed_and_sees_a_differen
     assert np.array_equal(flagged(first, teacher, 10), flagged(second, teacher, 10))
     assert flagged(first, teacher, 10).mean() > flagged(first, base, 10).mean()
     assert fit_flagger(teacher, base, 10, 0.95, seed=4)["auc"] != first["auc"]  # another seed, another split
+
+
+def test_the_corpus_factors_table_is_the_factor_scripts_output_from_the_committed_rows(repo_root):
+    """docs/tinylm_transfer_factors.md's issue-13 table comes from its rows file, word for word."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("factors", repo_root / "scripts" / "tinylm_factors.py")
+    factors = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(factors)
+    lines = (repo_root / "docs" / "tinylm_corpus_factors.jsonl").read_text().splitlines()
+    table = factors.table([json.loads(line) for line in lines])
+    assert table in (repo_root / "docs" / "tinylm_transfer_factors.md").read_text()
