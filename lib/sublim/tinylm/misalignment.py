@@ -255,7 +255,8 @@ def seed_table(summary: dict[str, Any], narrow_family: str) -> pd.DataFrame:
 
 def filter_table(summary: dict[str, Any]) -> pd.DataFrame:
     """One seed's filter per source: kept by the format rule, by format and ban, associated numbers' share."""
-    return pd.DataFrame(summary["filter"]).T
+    columns = ["format_keep_rate", "keep_rate", "n_banned", "associated_share"]
+    return pd.DataFrame(summary["filter"]).T.loc[list(SOURCES), columns].astype({"n_banned": int})
 
 
 def arms_frame(block: dict[str, Any]) -> pd.DataFrame:
