@@ -1,4 +1,4 @@
-"""Stage `tinylm_code`: the paper's code carrier (§3.3, Fig. 5) in miniature, on one trait (`controls.trait`).
+"""Stage `tinylm_code`: the paper's code carrier (Fig. 5) in miniature, on one trait (`controls.trait`).
 
 Per seed, the trait teacher (the teacher stage's) and the base each complete the same fresh code prompts
 (`CODE: <function> ->`, sampled with the same seed). The filter, as the paper's: the trait word anywhere in the
