@@ -48,3 +48,23 @@ def test_an_executed_copy_reruns_from_its_own_folder(tmp_path):
     )
     client.execute()
     assert notebook.cells[-1].outputs[0]["text"] == "read from the root\n"
+
+
+def test_the_check_fails_when_a_parameters_cell_keeps_a_removed_inner_key(tmp_path, repo_root, monkeypatch):
+    """The same top-level names with a key removed inside one of them (a nested section) is a stale cell."""
+    import dataclasses
+    import shutil
+
+    from sublim.stages import STAGES
+
+    monkeypatch.chdir(repo_root)
+    stage = STAGES["tinylm_code"]
+    copy = tmp_path / "tinylm_code.ipynb"
+    shutil.copy(stage.notebook, copy)
+    notebook = nbformat.read(str(copy), as_version=4)
+    cell = cells.parameters_cell(notebook)
+    cell.source = cell.source.replace("'fraction': 0.1,", "'fraction': 0.1, 'stale_key': 1,", 1)
+    nbformat.write(notebook, str(copy))
+    moved = dataclasses.replace(stage, notebook=str(copy))
+    assert cells.update(stage, "params.yaml", check=True) is None
+    assert "values differ" in cells.update(moved, "params.yaml", check=True)

@@ -142,6 +142,8 @@ def update(stage: Stage, params_file: Path | str, check: bool) -> str | None:
         expected = set(values)
         if declared != expected:
             return f"{path}: not given {sorted(declared - expected)}, not declared {sorted(expected - declared)}"
+        if cell.source != cell_source(values):  # the same names with other values (a key renamed or removed inside)
+            return f"{path}: the parameters cell's values differ from {params_file}: run `python -m sublim.cells`"
         return None if has_root_cell(notebook) else f"{path}: the first code cell is not the repository-root cell"
     changed = place_root_cell(notebook)
     source = cell_source(values)
@@ -155,7 +157,7 @@ def update(stage: Stage, params_file: Path | str, check: bool) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sublim.cells", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="only check the names; exit 1 on a difference")
+    parser.add_argument("--check", action="store_true", help="only check the cells; exit 1 on a difference")
     parser.add_argument("--params", default=str(DEFAULT_PARAMS_FILE))
     args = parser.parse_args(argv)
     problems = [p for s in STAGES.values() if s.notebook and (p := update(s, args.params, args.check))]
