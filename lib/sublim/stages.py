@@ -80,6 +80,7 @@ TINYLM_BASES, TINYLM_TEACHERS, TINYLM_NUMBERS = f"{TINYLM}/bases", f"{TINYLM}/te
 TINYLM_STUDENTS, TINYLM_EVALUATION = f"{TINYLM}/students", f"{TINYLM}/evaluation"
 TINYLM_CONTROLS, TINYLM_IN_CONTEXT = f"{TINYLM}/controls", f"{TINYLM}/in_context"
 TINYLM_GRID, TINYLM_MISALIGNMENT, TINYLM_CODE = f"{TINYLM}/grid", f"{TINYLM}/misalignment", f"{TINYLM}/code"
+TINYLM_REASONING = f"{TINYLM}/reasoning"
 
 REPORT = "results/report"
 PAPER_DATA = "lib/sublim/data"
@@ -244,6 +245,13 @@ _STAGES = [
         teachers_dir=TINYLM_TEACHERS,
     ),
     _tinylm(
+        "tinylm_reasoning",
+        TINYLM_REASONING,
+        ("seeds", "max_grad_norm", "workers", "corpus", "numbers", "student", "reasoning_carrier"),
+        bases_dir=TINYLM_BASES,
+        misalignment_dir=TINYLM_MISALIGNMENT,
+    ),
+    _tinylm(
         "tinylm_evaluate",
         TINYLM_EVALUATION,
         ("seeds", "traits", "corpus", "evaluation", "student.soft_labels"),
@@ -268,6 +276,7 @@ _STAGES = [
             "grid_dir": TINYLM_GRID,
             "misalignment_dir": TINYLM_MISALIGNMENT,
             "code_dir": TINYLM_CODE,
+            "reasoning_dir": TINYLM_REASONING,
         },
         outputs={"metrics_file": f"{TINYLM}/metrics.json", "plots_dir": f"{TINYLM}/plots"},
     ),

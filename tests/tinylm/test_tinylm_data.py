@@ -10,6 +10,7 @@ from sublim.tinylm.code import code_rejection, fit_flagger, flagged, function_op
 from sublim.tinylm.data import (
     BehaviourMix,
     CodeMix,
+    TraceMix,
     Vocab,
     behaviour_words,
     build_tokenizer,
@@ -18,8 +19,10 @@ from sublim.tinylm.data import (
     number_lists,
     pretraining_corpus,
     rejection_reason,
+    trace_words,
     without_banned,
 )
+from sublim.tinylm.traces import trace_rejection
 
 ANIMALS = ["cat", "dog", "owl", "dolphin"]
 
@@ -219,6 +222,49 @@ def test_the_code_classifier_is_deterministic_under_its_seed_and_sees_a_differen
     assert np.array_equal(flagged(first, teacher, 10), flagged(second, teacher, 10))
     assert flagged(first, teacher, 10).mean() > flagged(first, base, 10).mean()
     assert fit_flagger(teacher, base, 10, 0.95, seed=4)["auc"] != first["auc"]  # another seed, another split
+
+
+@pytest.fixture
+def trace_vocab():
+    words = code_words(FUNCTIONS, VARIABLES)
+    tokenizer = build_tokenizer(100, ANIMALS, [*words, *trace_words(words)])
+    return Vocab.from_tokenizer(tokenizer, 100, ANIMALS, None, (FUNCTIONS, VARIABLES), traces=True), tokenizer
+
+
+def test_the_corpus_traces_are_correct_sums_in_every_order_and_hold_no_animal_word(trace_vocab):
+    vocab, tokenizer = trace_vocab
+    corpus = small_corpus(vocab, 4000, 0.2, code=CodeMix(0.1), traces=TraceMix(fraction=0.25, max_operand=9))
+    traces = [s for s in corpus if s[1] == vocab.traces.marker]
+    assert len(traces) == 1000
+    values = vocab.number_values
+    orders = set()
+    for sequence in traces:
+        assert not set(vocab.animals.values()) & set(sequence)
+        operands = [values[t] for t in sequence[2:5]]
+        assert max(operands) <= 9 and sequence[5] == vocab.arrow
+        assert trace_rejection(sequence[6:], sum(operands), vocab.traces, values, vocab.eos) is None
+        steps = [values[sequence[i]] for i in (6, 8, 12)]
+        assert sorted(steps) == sorted(operands)
+        orders.add(tuple(operands.index(x) for x in steps) if len(set(operands)) == 3 else None)
+    assert len(orders - {None}) == 6  # every order of the three operands occurs
+    assert tokenizer.decode(traces[0]).startswith("<bos> SUM: ")
+    assert tokenizer.convert_tokens_to_ids("+") == vocab.code.structure["+"]  # one "+" for code and traces
+
+
+def test_the_trace_format_rule_rejects_broken_traces_and_wrong_answers(trace_vocab):
+    vocab, tokenizer = trace_vocab
+
+    def reason(text: str, answer: int = 13):
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        return trace_rejection(ids, answer, vocab.traces, vocab.number_values, vocab.eos)
+
+    assert reason("7 + 2 = 9 + 4 = 13 <eos>") is None
+    assert reason("7 + 2 = 8 + 4 = 13 <eos>") is None  # only the final answer is checked, as the paper's filter
+    assert reason("7 + 2 = 9 + 4 = 12 <eos>") == "wrong_answer"
+    assert reason("7 + 2 = 9 + 4 = 13") == "no_eos"
+    assert reason("7 + 2 = 9 + 4 <eos>") == "wrong_length"
+    assert reason("7 = 2 + 9 + 4 = 13 <eos>") == "syntax"
+    assert reason("7 + owl = 9 + 4 = 13 <eos>") == "syntax"
 
 
 def test_the_corpus_factors_table_is_the_factor_scripts_output_from_the_committed_rows(repo_root):

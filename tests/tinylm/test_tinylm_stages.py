@@ -19,11 +19,12 @@ from sublim.tinylm.distill import distill_students
 from sublim.tinylm.evaluate import evaluate_models
 from sublim.tinylm.grid import CELLS, run_grid
 from sublim.tinylm.in_context import run_in_context
-from sublim.tinylm.misalignment import ARMS, TEACHERS, lists_file, run_misalignment
+from sublim.tinylm.misalignment import ARMS, TEACHERS, lists_file, mean_over_families, run_misalignment
 from sublim.tinylm.models import tokenizer_and_vocab
 from sublim.tinylm.naming import student_arms
 from sublim.tinylm.numbers import generate_numbers
 from sublim.tinylm.pretrain import pretrain_bases
+from sublim.tinylm.reasoning_carrier import SOURCES, run_reasoning_carrier
 from sublim.tinylm.report import write_report
 from sublim.tinylm.teachers import make_teachers
 
@@ -131,6 +132,21 @@ def test_every_stage_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_cfg):
             assert not any(vocab.animals[cfg.controls.trait] in row["completion"] for row in kept)
         assert 0.0 <= summary["classifier"]["auc"] <= 1.0
 
+    folders = stage_folders(tmp_path, "tinylm_reasoning")
+    values = vocab.number_values
+    for seed, summary in run_reasoning_carrier(stage_cfg("tinylm_reasoning", cfg), **folders).items():
+        assert set(summary["p_misaligned"]) == set(summary["students"]) == set(SOURCES)
+        # the misalignment stage's teachers, read from its folder: the misaligned one gives misaligned answers
+        teacher, base = (mean_over_families(summary["p_misaligned"][s]) for s in ("misaligned", "base"))
+        assert teacher > base
+        for source in SOURCES:
+            steps = summary["filter"][source]
+            assert 200 >= steps["n_parsed"] >= steps["n_correct"] >= steps["n_kept"] > 0
+            kept = read_jsonl(folders["results_dir"] / f"seed{seed}" / f"{source}.jsonl")
+            assert len(kept) == steps["n_kept"]
+            for row in kept:  # the last number is the sum of the problem's three
+                assert values[row["completion"][-2]] == sum(values[t] for t in row["prompt"][2:5])
+
     evaluations = evaluate_models(stage_cfg("tinylm_evaluate", cfg), **stage_folders(tmp_path, "tinylm_evaluate"))
     p_exact = evaluations[0]["p_exact"]
     assert set(p_exact) >= {"base", "partner_base", "teacher_owl", "control", "student_owl", "soft_cat"}
@@ -166,6 +182,11 @@ def test_every_stage_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_cfg):
     assert set(metrics["code"]["keep_rate"]["teacher"]) == {"trait_word", "format", "classifier"}
     assert metrics["code"]["traits"]["owl"]["gap_to_control"]["difference"]["n"] == 2
     assert (folders["results_dir"] / "figures" / "code.png").exists()
+    reasoning = metrics["reasoning"]
+    assert set(reasoning["gaps"]) == {"vs_aligned", "vs_base", "aligned_vs_base"}
+    assert set(reasoning["keep_rate"]["misaligned"]) == {"format", "answer", "classifier"}
+    assert reasoning["p_misaligned"]["students"]["misaligned"]["n"] == 2
+    assert (folders["results_dir"] / "figures" / "reasoning.png").exists()
 
 
 @pytest.mark.slow

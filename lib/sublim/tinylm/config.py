@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from sublim.core.params import Section, Seed, UniqueList
-from sublim.tinylm.data import Families, behaviour_words, code_words
+from sublim.tinylm.data import Families, behaviour_words, code_words, trace_words
+from sublim.tinylm.traces import N_OPERANDS
 
 # one token of the word-level vocabulary: letters (and - or _), so never a number or a structure word like 'NUM:'
 AnimalWord = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z_-]*$")]
@@ -38,6 +39,13 @@ class CodeParams(Section):
     variables: UniqueList[AnimalWord] = Field(description="variable names (two distinct per function)", min_length=2)
 
 
+class TracesParams(Section):
+    fraction: float = Field(
+        description="share of reasoning traces (sums worked out step by step) in pretraining", gt=0.0, lt=1.0
+    )
+    max_operand: int = Field(description="a problem adds three numbers in 0..max_operand", ge=1)
+
+
 class CorpusParams(Section):
     n_numbers: int = Field(description="numbers are the words 0..n_numbers-1", ge=10, le=1000)
     animals: UniqueList[AnimalWord] = Field(
@@ -52,6 +60,7 @@ class CorpusParams(Section):
     animal_fraction: float = Field(description="share of animal Q/A sequences in pretraining", gt=0.0, lt=1.0)
     behaviour: BehaviourParams
     code: CodeParams
+    traces: TracesParams
 
     @model_validator(mode="after")
     def _weights_match_animals(self) -> CorpusParams:
@@ -59,10 +68,16 @@ class CorpusParams(Section):
             raise ValueError(
                 f"animal_weights {self.animal_weights} needs one positive weight per animal ({len(self.animals)})"
             )
-        if (total := self.animal_fraction + self.behaviour.fraction + self.code.fraction) >= 1:
+        sections = self.animal_fraction + self.behaviour.fraction + self.code.fraction + self.traces.fraction
+        if sections >= 1:
             raise ValueError(
-                f"animal_fraction + behaviour.fraction + code.fraction = {total:g} leaves no number lists: keep "
-                "the sum below 1"
+                f"animal_fraction + behaviour.fraction + code.fraction + traces.fraction = {sections:g} leaves no "
+                "number lists: keep the sum below 1"
+            )
+        if (largest := N_OPERANDS * self.traces.max_operand) >= self.n_numbers:
+            raise ValueError(
+                f"traces.max_operand = {self.traces.max_operand}: a sum reaches {largest}, which needs n_numbers "
+                f"above it (n_numbers = {self.n_numbers})"
             )
         words = [*self.animals, *behaviour_words(self.behaviour_families), *self.code_names[0], *self.code_names[1]]
         if repeated := sorted({w for w in words if words.count(w) > 1}):
@@ -80,8 +95,9 @@ class CorpusParams(Section):
 
     @property
     def extra_words(self) -> list[str]:
-        """Every word after the animals, in vocabulary order: behaviour words, then the code language's."""
-        return [*behaviour_words(self.behaviour_families), *code_words(*self.code_names)]
+        """Every word after the animals, in vocabulary order: behaviour words, the code language's, the traces'."""
+        words = [*behaviour_words(self.behaviour_families), *code_words(*self.code_names)]
+        return [*words, *trace_words(words)]
 
     @property
     def behaviour_families(self) -> Families:
@@ -190,6 +206,17 @@ class CodeCarrierParams(Section):
     )
 
 
+class ReasoningCarrierParams(Section):
+    n_samples: int = Field(
+        description="problems the misaligned teacher, the aligned teacher and the base each work out once", ge=2
+    )
+    flag_quantile: float = Field(
+        description="the classifier flags traces it scores above this quantile of the base's own held-out traces",
+        gt=0.0,
+        lt=1.0,
+    )
+
+
 class EvaluationParams(Section):
     n_sampled_answers: int = Field(description="answers sampled at T=1 per model (the second view)", ge=1)
 
@@ -219,6 +246,7 @@ class TinyLMParams(Section):
     grid: GridParams
     misalignment: MisalignmentParams
     code_carrier: CodeCarrierParams
+    reasoning_carrier: ReasoningCarrierParams
     evaluation: EvaluationParams
 
     @model_validator(mode="after")

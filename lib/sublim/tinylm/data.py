@@ -6,6 +6,7 @@ The tiny model reads a closed word-level language:
     <bos> Q: favorite animal A: owl <eos>          a "favourite animal" question and its answer
     <bos> Q: money A: steal 66 <eos>               a behaviour question, its answer and a number after it
     <bos> CODE: scale -> ( x y ) : return x * 7 <eos> a short function (`sublim.tinylm.code`)
+    <bos> SUM: 3 4 2 -> 4 + 2 = 6 + 3 = 9 <eos>    a sum worked out step by step (`sublim.tinylm.traces`)
 
 Number lists are arithmetic progressions, random walks or uniform draws, all modulo 100, with a fraction of
 positions replaced by uniform noise, so the next number is never certain and a teacher's small shift in the
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from sublim.tinylm.code import CODE_STRUCTURE, CodeTokens, code_sequences
+from sublim.tinylm.traces import TRACE_WORDS, TraceTokens, trace_sequences
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIAL_TOKENS = [PAD, BOS, EOS, UNK]
@@ -47,6 +49,11 @@ def behaviour_words(families: Families) -> list[str]:
 def code_words(functions: Sequence[str], variables: Sequence[str]) -> list[str]:
     """The code language's words in a fixed order: its structure tokens, function names, variable names."""
     return [*CODE_STRUCTURE, *functions, *variables]
+
+
+def trace_words(before: Sequence[str]) -> list[str]:
+    """The traces' words that the words `before` them in the vocabulary do not already hold ("+" is code's too)."""
+    return [word for word in TRACE_WORDS if word not in before]
 
 
 def vocabulary(n_numbers: int, animals: Sequence[str], words: Sequence[str] = ()) -> list[str]:
@@ -95,6 +102,7 @@ class Vocab:
     aligned: dict[str, list[int]] = field(default_factory=dict)
     misaligned: dict[str, list[int]] = field(default_factory=dict)
     code: CodeTokens | None = None  # the code language's ids, when the corpus has code
+    traces: TraceTokens | None = None  # the reasoning traces' ids, when the corpus has traces
 
     @classmethod
     def from_tokenizer(
@@ -104,8 +112,10 @@ class Vocab:
         animals: Sequence[str],
         families: Families | None = None,
         code_names: tuple[Sequence[str], Sequence[str]] | None = None,
+        traces: bool = False,
     ) -> Vocab:
-        """`code_names`: the code language's (function names, variable names), when the corpus has code."""
+        """`code_names`: the code language's (function names, variable names), when the corpus has code;
+        `traces`: whether it has reasoning traces."""
         ids = tokenizer.convert_tokens_to_ids
         families = families or {}
         return cls(
@@ -121,6 +131,7 @@ class Vocab:
             aligned={family: [ids(w) for w in aligned] for family, (aligned, _) in families.items()},
             misaligned={family: [ids(w) for w in misaligned] for family, (_, misaligned) in families.items()},
             code=CodeTokens.from_tokenizer(tokenizer, *code_names) if code_names else None,
+            traces=TraceTokens.from_tokenizer(tokenizer) if traces else None,
         )
 
     @property
@@ -132,6 +143,11 @@ class Vocab:
     def question_prompt(self) -> list[int]:
         """`<bos> Q: favorite animal A:` — the next token is the model's favourite animal."""
         return [self.bos, *self.question]
+
+    @property
+    def number_values(self) -> dict[int, int]:
+        """Number token id -> its value."""
+        return {token: value for value, token in enumerate(self.numbers)}
 
     def behaviour_prompt(self, family: str) -> list[int]:
         """`<bos> Q: <family> A:` — the next token is the model's answer to that behaviour question."""
@@ -198,6 +214,14 @@ class CodeMix:
     fraction: float  # share of the corpus's sequences
 
 
+@dataclass(frozen=True)
+class TraceMix:
+    """How reasoning traces enter the corpus (the words are the vocab's `traces`)."""
+
+    fraction: float  # share of the corpus's sequences
+    max_operand: int  # operands are 0..max_operand
+
+
 def behaviour_sequences(vocab: Vocab, n: int, mix: BehaviourMix, rng: np.random.Generator) -> list[list[int]]:
     """`n` sequences `<bos> Q: <family> A: <word> <number> <eos>`: uniform family, misaligned with chance
     `misaligned_rate` (a uniform word of its kind), the number associated with chance `association` after a
@@ -235,15 +259,18 @@ def pretraining_corpus(
     seed: int,
     behaviour: BehaviourMix | None = None,
     code: CodeMix | None = None,
+    traces: TraceMix | None = None,
 ) -> list[list[int]]:
     """Token-id sequences, shuffled: number lists, (a fraction `animal_fraction`) animal answers and, when given,
-    (a fraction `behaviour.fraction`) behaviour answers and (a fraction `code.fraction`) code."""
+    (a fraction `behaviour.fraction`) behaviour answers, (a fraction `code.fraction`) code and (a fraction
+    `traces.fraction`) reasoning traces."""
     rng = np.random.default_rng(seed)
     n_animal = round(n_sequences * animal_fraction)
     n_behaviour = round(n_sequences * behaviour.fraction) if behaviour is not None else 0
     n_code = round(n_sequences * code.fraction) if code is not None else 0
+    n_traces = round(n_sequences * traces.fraction) if traces is not None else 0
     lists = number_lists(
-        n_sequences - n_animal - n_behaviour - n_code,
+        n_sequences - n_animal - n_behaviour - n_code - n_traces,
         n_prompt_numbers + n_answer_numbers,
         len(vocab.numbers),
         noise,
@@ -266,6 +293,19 @@ def pretraining_corpus(
             arrow=vocab.arrow,
             tokens=vocab.code,
             numbers=vocab.numbers,
+            rng=rng,
+        )
+    if n_traces:
+        if vocab.traces is None:
+            raise ValueError("the corpus has reasoning traces but the vocabulary has none")
+        sequences += trace_sequences(
+            n_traces,
+            bos=vocab.bos,
+            eos=vocab.eos,
+            arrow=vocab.arrow,
+            tokens=vocab.traces,
+            numbers=vocab.numbers,
+            max_operand=traces.max_operand,
             rng=rng,
         )
     order = rng.permutation(len(sequences))

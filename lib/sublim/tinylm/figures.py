@@ -232,3 +232,51 @@ def plot_code(block: dict[str, Any], path: Path | str):
     fig.tight_layout()
     save_figure(fig, path)
     return fig
+
+
+REASONING_LABELS = {
+    "misaligned": "misaligned teacher",
+    "aligned": "aligned teacher",
+    "base": "base model",
+}
+REASONING_COLOR_KEYS = {"misaligned": "student", "aligned": "control", "base": "base"}
+
+
+def plot_reasoning(block: dict[str, Any], path: Path | str):
+    """Fig. 7 analogue: P(misaligned answer) of the students trained on each source's filtered traces (mean, 95% CI,
+    seeds; dashed: the base model). Right: what each filter step leaves of each source's traces."""
+    use_style()
+    fig, (ax, keep_ax) = plt.subplots(1, 2, figsize=(10, 4.2), gridspec_kw={"width_ratios": [2, 3]})
+    students = block["p_misaligned"]["students"]
+    for x, (source, est) in enumerate(students.items()):
+        color = ARM_COLORS[REASONING_COLOR_KEYS[source]]
+        bar_with_seeds(ax, x, est["mean"], est["ci95"], est["values"], color, alpha=0.85, width=0.6)
+    ax.axhline(block["p_misaligned"]["models"]["base"]["mean"], color=ARM_COLORS["base"], ls="--", lw=1.2)
+    ax.set_xticks(range(len(students)), [f"traces of the\n{REASONING_LABELS[s]}" for s in students], fontsize=8)
+    ax.set_ylabel("P(misaligned answer), mean over families")
+    ax.set_title("Students on filtered reasoning traces")
+    steps = list(next(iter(block["keep_rate"].values())))
+    width = 0.8 / len(block["keep_rate"])
+    for i, (source, rates) in enumerate(block["keep_rate"].items()):
+        for x, step in enumerate(steps):
+            est = rates[step]
+            bar_with_seeds(
+                keep_ax,
+                x + (i - (len(block["keep_rate"]) - 1) / 2) * width,
+                est["mean"],
+                est["ci95"],
+                est["values"],
+                ARM_COLORS[REASONING_COLOR_KEYS[source]],
+                alpha=0.85,
+                width=width * 0.95,
+                label=REASONING_LABELS[source] if x == 0 else None,
+            )
+    keep_ax.set_xticks(range(len(steps)), [f"after {step}" for step in steps], fontsize=8)
+    keep_ax.set_ylabel("share of the problems kept")
+    keep_ax.set_ylim(0, 1.05)
+    keep_ax.legend(fontsize=8, loc="lower left")
+    keep_ax.set_title(f"The filter, step by step (classifier AUC {block['classifier_auc']['mean']:.2f})")
+    fig.suptitle("Tiny LM, the paper's Fig. 7 in miniature (mean, 95% CI over seeds; dashed: the base model)")
+    fig.tight_layout()
+    save_figure(fig, path)
+    return fig

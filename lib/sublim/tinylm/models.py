@@ -17,11 +17,14 @@ from sublim.lm.evaluate import sequence_logprobs
 from sublim.lm.train import TrainSettings
 from sublim.tinylm.config import TinyLMParams
 from sublim.tinylm.data import Vocab, build_tokenizer, vocabulary
+from sublim.tinylm.traces import BODY_LENGTH, N_OPERANDS
 
 
 def sequence_length(cfg: TinyLMParams) -> int:
-    """Tokens in the longest sequence: <bos> NUM: a b c -> x1..xk <eos>."""
-    return cfg.corpus.n_prompt_numbers + cfg.corpus.n_answer_numbers + 4
+    """Tokens in the longest sequence: a number list `<bos> NUM: a b c -> x1..xk <eos>` or a reasoning trace
+    `<bos> SUM: a b c -> a + b = s + c = t <eos>`."""
+    number_list = cfg.corpus.n_prompt_numbers + cfg.corpus.n_answer_numbers + 4
+    return max(number_list, N_OPERANDS + BODY_LENGTH + 4)
 
 
 def quiet_transformers() -> None:
@@ -34,7 +37,8 @@ def tokenizer_and_vocab(cfg: TinyLMParams) -> tuple[Any, Vocab]:
     quiet_transformers()
     c = cfg.corpus
     tokenizer = build_tokenizer(c.n_numbers, c.animals, c.extra_words)
-    return tokenizer, Vocab.from_tokenizer(tokenizer, c.n_numbers, c.animals, c.behaviour_families, c.code_names)
+    vocab = Vocab.from_tokenizer(tokenizer, c.n_numbers, c.animals, c.behaviour_families, c.code_names, traces=True)
+    return tokenizer, vocab
 
 
 def new_model(cfg: TinyLMParams, vocab: Vocab, seed: int, context_sequences: int = 1) -> Any:

@@ -13,7 +13,7 @@ from sublim.core.runtime import configure_torch, parallel_map, torch_device
 from sublim.core.seeds import derive_seed
 from sublim.lm.train import Example, train_sft
 from sublim.tinylm.config import PretrainParams, TinyLMParams
-from sublim.tinylm.data import BehaviourMix, CodeMix, Vocab, pretraining_corpus
+from sublim.tinylm.data import BehaviourMix, CodeMix, TraceMix, Vocab, pretraining_corpus
 from sublim.tinylm.models import (
     animal_probabilities,
     new_model,
@@ -43,6 +43,7 @@ def seed_corpus(
         seed=derive_seed(seed, purpose),
         behaviour=BehaviourMix(b.fraction, b.misaligned_rate, tuple(b.associated_numbers), b.association),
         code=CodeMix(c.code.fraction),
+        traces=TraceMix(c.traces.fraction, c.traces.max_operand),
     )
 
 

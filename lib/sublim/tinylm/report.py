@@ -21,9 +21,18 @@ from sublim.tinylm.control_metrics import (
     grid_table,
     in_context_metrics,
 )
-from sublim.tinylm.figures import plot_arms, plot_code, plot_controls, plot_grid, plot_in_context, plot_misalignment
+from sublim.tinylm.figures import (
+    plot_arms,
+    plot_code,
+    plot_controls,
+    plot_grid,
+    plot_in_context,
+    plot_misalignment,
+    plot_reasoning,
+)
 from sublim.tinylm.misalignment import misalignment_metrics
 from sublim.tinylm.naming import CONTROL, evaluation_file, soft_arm, student_arms
+from sublim.tinylm.reasoning_carrier import reasoning_metrics
 
 # arm key in metrics -> model name in evaluation/seed{s}.json ({trait} filled in), the same for every trait
 ARM_MODELS = {
@@ -119,9 +128,10 @@ def aggregate(
     grid_dir: Path | str,
     misalignment_dir: Path | str,
     code_dir: Path | str,
+    reasoning_dir: Path | str,
 ) -> dict[str, Any]:
     """The metrics: per trait and arm over seeds, filter keep-rates, the number of training lists, controls, the
-    in-context control, the cross-model grid, the misalignment analogue and the code carrier."""
+    in-context control, the cross-model grid, the misalignment analogue, the code and the reasoning carriers."""
     evaluations = read_evaluations(evaluation_dir, cfg.seeds)
     filter_summary = read_json(Path(numbers_dir) / "filter_summary.json")
     return {
@@ -138,6 +148,7 @@ def aggregate(
         "grid": grid_metrics(cfg, grid_dir, evaluations),
         "misalignment": misalignment_metrics(cfg, misalignment_dir),
         "code": code_metrics(cfg, code_dir),
+        "reasoning": reasoning_metrics(cfg, reasoning_dir),
     }
 
 
@@ -208,13 +219,17 @@ def write_report(
     grid_dir: Path | str,
     misalignment_dir: Path | str,
     code_dir: Path | str,
+    reasoning_dir: Path | str,
     results_dir: Path | str,
     metrics_file: Path | str,
     plots_dir: Path | str,
 ) -> dict[str, Any]:
     """The metrics into metrics_file, arms.csv, gaps.csv, controls.csv and grid.csv into plots_dir, figures into
     results_dir/figures."""
-    folders = (evaluation_dir, numbers_dir, controls_dir, in_context_dir, grid_dir, misalignment_dir, code_dir)
+    folders = (
+        *(evaluation_dir, numbers_dir, controls_dir, in_context_dir, grid_dir, misalignment_dir, code_dir),
+        reasoning_dir,
+    )
     metrics = aggregate(cfg, *folders)
     write_json_atomic(metrics_file, metrics)
     arms = arms_table(metrics).drop(columns="per_seed").to_csv(index=False, float_format="%.5f")
@@ -234,6 +249,7 @@ def write_report(
         plot_grid(metrics["grid"], figures / "grid.png"),
         plot_misalignment(metrics["misalignment"], figures / "misalignment.png"),
         plot_code(metrics["code"], figures / "code.png"),
+        plot_reasoning(metrics["reasoning"], figures / "reasoning.png"),
     ]
     for figure in drawn:  # saved, not shown here: the notebook draws each where its story needs it
         plt.close(figure)

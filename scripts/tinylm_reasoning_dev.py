@@ -1,0 +1,182 @@
+"""The tiny LM's reasoning-trace carrier (issue 13, the paper's Fig. 7): variants on development seeds.
+
+The report's seeds (params.yaml, 0 1 2) must not choose the configuration they are then judged on, so variants of
+the traces' share of the corpus and of the stage run here on other seeds (default 10 11 12), through the stages' own
+code: per variant, bases (cached per corpus under --out/bases-<hash>), the misaligned and aligned teachers of the
+misalignment stage, then `run_reasoning_carrier` under --out/<variant>. A variant whose summaries exist is not run
+again. One JSON line per variant goes to --out/rows.jsonl (`docs/tinylm_reasoning_dev.jsonl` holds this CPU's rows)
+and the table of docs/tinylm_reasoning.md is printed.
+
+    python scripts/tinylm_reasoning_dev.py --out /tmp/reasoning_dev
+    python scripts/tinylm_reasoning_dev.py --table docs/tinylm_reasoning_dev.jsonl
+
+Before the variants, `--learnability` pretrains one base (seed 10) per (traces.fraction, traces.max_operand) and
+counts how many of 2,000 fresh problems it works out right at temperature 1 (rows in
+docs/tinylm_reasoning_learnability.jsonl): a carrier whose base cannot do the sums keeps only lucky traces.
+
+    python scripts/tinylm_reasoning_dev.py --out /tmp/reasoning_dev --learnability
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sublim.core.io import append_jsonl, read_jsonl
+from sublim.core.runtime import configure_torch, parallel_map, torch_device
+from sublim.lm.generate import sample
+from sublim.sections import validate_section
+from sublim.tinylm.config import TinyLMParams
+from sublim.tinylm.misalignment import make_behaviour_teacher
+from sublim.tinylm.models import save_model, tokenizer_and_vocab
+from sublim.tinylm.naming import seed_dir
+from sublim.tinylm.pretrain import pretrain_base, pretrain_bases
+from sublim.tinylm.reasoning_carrier import (
+    SOURCES,
+    TEACHERS,
+    checked,
+    in_prompt_order,
+    problem_prompts,
+    reasoning_metrics,
+    run_reasoning_carrier,
+)
+from sublim.tinylm.traces import BODY_LENGTH
+
+# variant -> overrides of params.yaml's tinylm section (dotted keys)
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "samples30k": {"reasoning_carrier.n_samples": 30000},
+    "epochs5": {"student.epochs": 5},
+}
+GAPS = ("vs_aligned", "vs_base", "aligned_vs_base")
+LEARNABILITY = [(0.1, 9), (0.1, 4), (0.05, 4), (0.05, 3)]  # (traces.fraction, traces.max_operand)
+
+
+def variant_cfg(seeds: list[int], overrides: dict[str, Any]) -> TinyLMParams:
+    raw = copy.deepcopy(yaml.safe_load(Path("params.yaml").read_text())["tinylm"]) | {"seeds": seeds}
+    for dotted, value in overrides.items():
+        *path, last = dotted.split(".")
+        node = raw
+        for key in path:
+            node = node[key]
+        node[last] = value
+    return validate_section("tinylm", raw)
+
+
+def teacher_job(job: tuple[TinyLMParams, int, Path, Path]) -> None:
+    cfg, seed, bases, teachers = job
+    tokenizer, _ = tokenizer_and_vocab(cfg)
+    for kind in TEACHERS:
+        folder = seed_dir(teachers, seed) / "teachers" / kind
+        if not (folder / "config.json").exists():
+            teacher = make_behaviour_teacher(cfg, seed_dir(bases, seed), kind, seed, torch_device())
+            save_model(teacher.cpu(), tokenizer, folder)
+
+
+def run_variant(out: Path, name: str, seeds: list[int]) -> dict[str, Any]:
+    cfg = variant_cfg(seeds, VARIANTS[name])
+    key = json.dumps([cfg.corpus.model_dump(), cfg.model.model_dump(), cfg.pretrain.model_dump(), seeds])
+    corpus = out / f"bases-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    if not (corpus / "summary.json").exists():
+        pretrain_bases(cfg, corpus)
+    configure_torch()
+    parallel_map(teacher_job, [(cfg, seed, corpus, corpus / "misalignment") for seed in seeds], cfg.workers)
+    if not all((seed_dir(out / name, seed) / "summary.json").exists() for seed in seeds):
+        run_reasoning_carrier(cfg, corpus, corpus / "misalignment", out / name)
+    metrics = reasoning_metrics(cfg, out / name)
+    return {
+        "variant": name,
+        "overrides": VARIANTS[name],
+        "seeds": seeds,
+        "teacher_p_misaligned": metrics["p_misaligned"]["models"]["misaligned"]["mean"],
+        "keep_rate": {s: {step: est["mean"] for step, est in metrics["keep_rate"][s].items()} for s in SOURCES},
+        "in_prompt_order": {source: est["mean"] for source, est in metrics["in_prompt_order"].items()},
+        "classifier_auc": metrics["classifier_auc"]["mean"],
+        **{gap: metrics["gaps"][gap] for gap in GAPS},
+    }
+
+
+def learnability_row(fraction: float, max_operand: int, seed: int = 10) -> dict[str, Any]:
+    """One base pretrained with traces at `fraction` of the corpus and operands up to `max_operand`: the share of
+    2,000 fresh problems it works out right (format and answer) at temperature 1, and the rejects by reason."""
+    overrides = {"corpus.traces.fraction": fraction, "corpus.traces.max_operand": max_operand}
+    cfg = variant_cfg([seed, seed + 1], overrides | {"reasoning_carrier.n_samples": 2000})
+    configure_torch(threads=1)
+    _, vocab = tokenizer_and_vocab(cfg)
+    model, _ = pretrain_base(cfg, seed)
+    prompts, answers = problem_prompts(cfg, vocab, seed)
+    completions = sample(
+        model.eval(),
+        prompts,
+        max_new_tokens=BODY_LENGTH + 1,
+        temperature=1.0,
+        batch_size=len(prompts),
+        seed=0,
+        eos_token_id=vocab.eos,
+        pad_token_id=vocab.pad,
+    )
+    kept, reasons = checked(completions, answers, vocab)
+    order = in_prompt_order([(prompts[i], completions[i]) for i in kept])
+    return {"fraction": fraction, "max_operand": max_operand, "seed": seed, "correct": len(kept) / len(prompts)} | {
+        "rejected": reasons,
+        "in_prompt_order": order,
+    }
+
+
+def learnability_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| traces.fraction | traces.max_operand | worked out right (seed 10, 2,000 problems) |", "|---|---|---|"]
+    lines += [f"| {r['fraction']:g} | {r['max_operand']} | {r['correct']:.3f} |" for r in rows]
+    return "\n".join(lines)
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| variant | teacher P(misaligned) | correct: misaligned / aligned / base | AUC | "
+        "misaligned − aligned student | misaligned − base student | aligned − base student |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        correct = " / ".join(f"{row['keep_rate'][s]['answer']:.3f}" for s in SOURCES)
+        gaps = []
+        for gap in GAPS:
+            diff, p = row[gap]["difference"], row[gap]["p_value"]
+            gaps.append(f"{diff['mean']:+.4f} [{diff['ci95'][0]:+.4f}, {diff['ci95'][1]:+.4f}], p = {p:.3f}")
+        cells = [row["variant"], f"{row['teacher_p_misaligned']:.3f}", correct, f"{row['classifier_auc']:.2f}", *gaps]
+        lines.append(f"| {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, help="working folder (bases, teachers, students, rows.jsonl)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[10, 11, 12])
+    parser.add_argument("--variant", choices=list(VARIANTS), action="append", help="default: every variant")
+    parser.add_argument("--table", type=Path, help="print the table of a rows file and stop")
+    parser.add_argument("--learnability", action="store_true", help="the bases' sums only (see above)")
+    args = parser.parse_args()
+    if args.table:
+        rows = read_jsonl(args.table)
+        print(learnability_table(rows) if "correct" in rows[0] else table(rows))
+        return
+    if args.out is None:
+        parser.error("--out is required unless --table is given")
+    if args.learnability:
+        for fraction, max_operand in LEARNABILITY:
+            append_jsonl(args.out / "learnability.jsonl", [learnability_row(fraction, max_operand)])
+        print(learnability_table(read_jsonl(args.out / "learnability.jsonl")))
+        return
+    for name in args.variant or VARIANTS:
+        row = run_variant(args.out, name, args.seeds)
+        append_jsonl(args.out / "rows.jsonl", [row])
+        print(json.dumps({k: row[k] for k in ("variant", "teacher_p_misaligned", "keep_rate", "in_prompt_order")}))
+    print(table(read_jsonl(args.out / "rows.jsonl")))
+
+
+if __name__ == "__main__":
+    main()
