@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
 import numpy as np
 import pytest
 from transformers import PreTrainedTokenizerFast
 
+from sublim.core.io import read_jsonl
 from sublim.tinylm.code import code_rejection, fit_flagger, flagged, function_operators
 from sublim.tinylm.data import (
     BehaviourMix,
@@ -42,6 +47,14 @@ def small_corpus(vocab: Vocab, n_sequences: int, animal_fraction: float, **mixes
         seed=0,
         **mixes,
     )
+
+
+def script(repo_root: Path, name: str) -> ModuleType:
+    """A development script of scripts/, imported as a module (its tables are the docs' tables)."""
+    spec = importlib.util.spec_from_file_location(name, repo_root / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture
@@ -159,13 +172,7 @@ def test_the_banned_numbers_filter_drops_lists_holding_any_of_them(behaviour_voc
 
 def test_the_misalignment_docs_table_is_the_dev_scripts_output_from_the_committed_rows(repo_root):
     """docs/tinylm_misalignment.md's numbers come from its rows file: regenerate the table and find it in the doc."""
-    import importlib.util
-
-    from sublim.core.io import read_jsonl
-
-    spec = importlib.util.spec_from_file_location("dev", repo_root / "scripts" / "tinylm_misalignment_dev.py")
-    dev = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(dev)
+    dev = script(repo_root, "tinylm_misalignment_dev")
     rows = read_jsonl(repo_root / "docs" / "tinylm_misalignment_dev.jsonl")
     assert [row["variant"] for row in rows] == list(dev.VARIANTS)
     assert dev.table(rows) in (repo_root / "docs" / "tinylm_misalignment.md").read_text()
@@ -267,14 +274,20 @@ def test_the_trace_format_rule_rejects_broken_traces_and_wrong_answers(trace_voc
     assert reason("7 + owl = 9 + 4 = 13 <eos>") == "syntax"
 
 
-def test_the_corpus_factors_table_is_the_factor_scripts_output_from_the_committed_rows(repo_root):
-    """docs/tinylm_transfer_factors.md's issue-13 table comes from its rows file, word for word."""
-    import importlib.util
-    import json
+def test_the_reasoning_docs_tables_are_the_dev_scripts_output_from_the_committed_rows(repo_root):
+    dev = script(repo_root, "tinylm_reasoning_dev")
+    doc = (repo_root / "docs" / "tinylm_misalignment.md").read_text()
+    rows = read_jsonl(repo_root / "docs" / "tinylm_reasoning_dev.jsonl")
+    assert [row["variant"] for row in rows] == list(dev.VARIANTS)
+    assert dev.table(rows) in doc
+    learnability = read_jsonl(repo_root / "docs" / "tinylm_reasoning_learnability.jsonl")
+    assert [(r["fraction"], r["max_operand"]) for r in learnability] == dev.LEARNABILITY
+    assert dev.learnability_table(learnability) in doc
 
-    spec = importlib.util.spec_from_file_location("factors", repo_root / "scripts" / "tinylm_factors.py")
-    factors = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(factors)
-    lines = (repo_root / "docs" / "tinylm_corpus_factors.jsonl").read_text().splitlines()
-    table = factors.table([json.loads(line) for line in lines])
+
+@pytest.mark.parametrize("rows_file", ["tinylm_corpus_factors.jsonl", "tinylm_traces_factors.jsonl"])
+def test_the_factor_tables_are_the_factor_scripts_output_from_the_committed_rows(repo_root, rows_file):
+    """docs/tinylm_transfer_factors.md's issue-13 tables come from their rows files, word for word."""
+    factors = script(repo_root, "tinylm_factors")
+    table = factors.table(read_jsonl(repo_root / "docs" / rows_file))
     assert table in (repo_root / "docs" / "tinylm_transfer_factors.md").read_text()
