@@ -233,20 +233,26 @@ def test_the_code_classifier_is_deterministic_under_its_seed_and_sees_a_differen
 
 @pytest.fixture
 def trace_vocab():
-    words = code_words(FUNCTIONS, VARIABLES)
+    words = [*behaviour_words(FAMILIES), *code_words(FUNCTIONS, VARIABLES)]
     tokenizer = build_tokenizer(100, ANIMALS, [*words, *trace_words(words)])
-    return Vocab.from_tokenizer(tokenizer, 100, ANIMALS, None, (FUNCTIONS, VARIABLES), traces=True), tokenizer
+    vocab = Vocab.from_tokenizer(tokenizer, 100, ANIMALS, FAMILIES, (FUNCTIONS, VARIABLES), traces=True)
+    return vocab, tokenizer
 
 
-def test_the_corpus_traces_are_correct_sums_in_every_order_and_hold_no_animal_word(trace_vocab):
+def test_the_corpus_traces_are_correct_sums_in_every_order_and_hold_no_trait_word(trace_vocab):
     vocab, tokenizer = trace_vocab
-    corpus = small_corpus(vocab, 4000, 0.2, code=CodeMix(0.1), traces=TraceMix(fraction=0.25, max_operand=9))
+    behaviour = BehaviourMix(fraction=0.1, misaligned_rate=0.5, associated_numbers=ASSOCIATED, association=0.9)
+    mixes = {"behaviour": behaviour, "code": CodeMix(0.1), "traces": TraceMix(fraction=0.25, max_operand=9)}
+    corpus = small_corpus(vocab, 4000, 0.2, **mixes)
     traces = [s for s in corpus if s[1] == vocab.traces.marker]
-    assert len(traces) == 1000
+    code = [s for s in corpus if s[1] == vocab.code.marker]
+    assert len(traces) == 1000 and len(code) == 400
+    trait_words = {*vocab.animals.values(), *vocab.families.values()}
+    trait_words |= {w for family in (vocab.aligned, vocab.misaligned) for ids in family.values() for w in ids}
+    assert not any(trait_words & set(sequence) for sequence in [*traces, *code])  # neither animal nor behaviour
     values = vocab.number_values
     orders = set()
     for sequence in traces:
-        assert not set(vocab.animals.values()) & set(sequence)
         operands = [values[t] for t in sequence[2:5]]
         assert max(operands) <= 9 and sequence[5] == vocab.arrow
         assert trace_rejection(sequence[6:], sum(operands), vocab.traces, values, vocab.eos) is None
