@@ -132,6 +132,22 @@ REFUSED = [
     ),
     ("tinylm.corpus.behaviour.fraction", 0.75, r"tinylm\.corpus: animal_fraction \+ behaviour\.fraction \+ code\.fr"),
     ("tinylm.corpus.code.functions", ["add", "owl"], r"tinylm\.corpus: behaviour\.families or code repeat \['owl'\]"),
+    # the reasoning traces: every sum must be a number word
+    (
+        "tinylm.corpus.traces.max_operand",
+        40,
+        r"tinylm\.corpus: traces\.max_operand = 40: a sum reaches 120, which needs n_numbers above it \(n_numbers = 100\)$",
+    ),
+    (
+        "tinylm.corpus.traces.fraction",
+        0.6,
+        r"tinylm\.corpus: animal_fraction \+ behaviour\.fraction \+ code\.fraction \+ traces",
+    ),
+    (
+        "tinylm.reasoning_carrier.flag_quantile",
+        1.0,
+        r"tinylm\.reasoning_carrier\.flag_quantile = 1\.0: Input should be less than 1 ",
+    ),
     ("tinylm.misalignment.narrow_family", "fame", r"tinylm: misalignment\.narrow_family = 'fame' must be one of"),
     ("tinylm.misalignment.banned_numbers", [7, 123], r"tinylm: misalignment\.banned_numbers \[123\] must be below"),
 ]
