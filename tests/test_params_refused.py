@@ -136,7 +136,8 @@ REFUSED = [
     (
         "tinylm.corpus.traces.max_operand",
         40,
-        r"tinylm\.corpus: traces\.max_operand = 40: a sum reaches 120, which needs n_numbers above it \(n_numbers = 100\)$",
+        r"tinylm\.corpus: traces\.max_operand = 40: a sum reaches 120, which needs n_numbers above it \(n_numbers = "
+        r"100\)$",
     ),
     (
         "tinylm.corpus.traces.fraction",
