@@ -1,5 +1,5 @@
 """sublim.core.runtime: stage timings (collected for the run record under the runner, printed outside it) and
-the worker processes of parallel_map and worker_pool, glibc's allocator settings."""
+the worker processes of parallel_map and worker_pool, glibc's allocator settings, native bf16."""
 
 from __future__ import annotations
 
@@ -10,10 +10,14 @@ import subprocess
 import sys
 from concurrent.futures import as_completed
 
+import pytest
+
 from sublim.core.runtime import (
     TIMINGS_FILE_VARIABLE,
     collecting_timings,
+    cpu_flags,
     keep_freed_memory,
+    native_bf16,
     parallel_map,
     report_timings,
     reported_timings,
@@ -66,3 +70,20 @@ def test_the_device_is_described_without_importing_torch_where_no_gpu_driver_is_
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+AVX2_ONLY = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse4_2 avx fma avx2\n"
+AVX512_BF16 = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n"
+ARM_BF16 = "processor\t: 0\nFeatures\t: fp asimd bf16 i8mm\n"
+
+
+@pytest.mark.parametrize(("cpuinfo", "native"), [(AVX2_ONLY, False), (AVX512_BF16, True), (ARM_BF16, True)])
+def test_native_bf16_reads_the_cpu_flags(tmp_path, cpuinfo, native):
+    path = tmp_path / "cpuinfo"
+    path.write_text(cpuinfo)
+    assert native_bf16("cpu", path) is native
+
+
+def test_native_bf16_is_false_where_no_cpuinfo_exists(tmp_path):
+    assert cpu_flags(tmp_path / "missing") == set()
+    assert native_bf16("cpu", tmp_path / "missing") is False

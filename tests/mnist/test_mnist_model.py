@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -76,3 +77,15 @@ def test_select_concat_and_perturbed_act_per_model_whatever_the_storage_order():
         )
     assert moved.shape == (3, IMAGE_PIXELS, 8)
     assert abs(moved.std().item() - 1 / IMAGE_PIXELS**0.5) < 0.003  # noise as large as the init, on every model
+
+
+def test_auto_precision_is_bf16_only_where_the_device_computes_it_natively(monkeypatch):
+    import sublim.mnist.model as model  # the module, so that native_bf16 can be replaced in it
+
+    for native, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(model, "native_bf16", lambda device, native=native: native)
+        assert model.resolve_precision("auto", "cpu") == expected
+    assert model.resolve_precision("bf16", "cpu") == "bf16"  # asked for by name: kept, native or not
+    assert model.resolve_precision("fp32", "cuda") == "fp32"
+    with pytest.raises(ValueError, match="resolve 'auto' first"):
+        model.compute_dtype("auto")

@@ -69,6 +69,34 @@ def keep_freed_memory() -> bool:
     return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
 
 
+# /proc/cpuinfo flags of CPUs whose matmuls run bf16 natively: x86 AVX512-BF16 or AMX-BF16, Arm's BF16 extension
+NATIVE_BF16_FLAGS = {"avx512_bf16", "amx_bf16", "bf16"}
+
+
+def cpu_flags(cpuinfo: Path | str = "/proc/cpuinfo") -> set[str]:
+    """The CPU's feature flags (x86 'flags', Arm 'Features'); empty where the file does not exist (macOS)."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return set(value.split())
+    return set()
+
+
+def native_bf16(device: str, cpuinfo: Path | str = "/proc/cpuinfo") -> bool:
+    """Whether bf16 matmuls run natively on `device`: a CUDA GPU that supports bf16, or a CPU with one of
+    `NATIVE_BF16_FLAGS`. Without them PyTorch emulates bf16 on the CPU: a batched bf16 matmul of the MNIST stage's
+    shape took 1.0 s against 26 ms in fp32 on an AMD EPYC with AVX2 only."""
+    import torch
+
+    if device.startswith("cuda"):
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return bool(cpu_flags(cpuinfo) & NATIVE_BF16_FLAGS)
+
+
 def torch_device() -> str:
     """'cuda' when a GPU is visible, else 'cpu' (the thread count untouched)."""
     import torch

@@ -45,7 +45,10 @@ class MnistParams(Section):
     n_train_images: int = Field(ge=1, le=60000, description="MNIST training images used (60000 = all)")
     n_noise_images: int = Field(ge=1, description="uniform [-1, 1] noise images the students see; paper: 60000")
     distill_loss: DistillLoss = Field(description="'kl': KL(teacher||student) of softmaxes; 'mse': squared error")
-    precision: Literal["fp32", "bf16"] = Field(description="matmul precision; bf16 keeps fp32 master weights")
+    precision: Literal["fp32", "bf16", "auto"] = Field(
+        description="matmul precision; bf16 keeps fp32 master weights; auto: bf16 where the device computes it "
+        "natively (a CPU with AVX512-BF16 or AMX, a CUDA GPU), else fp32 (emulated bf16 is many times slower)"
+    )
     mnist_path: str = Field(description="the npz written by the assets_mnist stage")
     sweeps: MnistSweeps
 

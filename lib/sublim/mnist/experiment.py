@@ -32,6 +32,7 @@ from sublim.mnist.model import (
     concat,
     init_reference,
     perturbed,
+    resolve_precision,
     with_aux_from,
 )
 from sublim.mnist.train import StudentGroup, accuracy, distill, logits_on, train_classifier
@@ -65,6 +66,7 @@ class MainRun:
     xmodel_init: list[int]  # cross-model student i starts from reference init xmodel_init[i]
     reference: BatchedMLP
     teacher: BatchedMLP
+    precision: str  # the matmul precision it ran in: mnist.precision, 'auto' resolved for the device
 
 
 def distill_arms(
@@ -103,8 +105,8 @@ def run_main(cfg: MnistParams, data: MnistData, device: str) -> MainRun:
     keep_freed_memory()  # no page faults on the per-step activations (see its docstring)
     started = time.monotonic()
     ids = list(range(cfg.n_models))
-    dtype = compute_dtype(cfg.precision)
-    reference = init_reference(ids, cfg.hidden_width, cfg.n_aux_logits, cfg.seed, device, dtype)
+    precision = resolve_precision(cfg.precision, device)
+    reference = init_reference(ids, cfg.hidden_width, cfg.n_aux_logits, cfg.seed, device, compute_dtype(precision))
     teacher = train_classifier(
         reference.select(ids), data, cfg.teacher_epochs, cfg.learning_rate, cfg.batch_size, cfg.seed
     )
@@ -124,7 +126,7 @@ def run_main(cfg: MnistParams, data: MnistData, device: str) -> MainRun:
         "teacher": accuracy(teacher, data.test_x, data.test_y),
         **students,
     }
-    return MainRun(accuracies, perm, reference, teacher)
+    return MainRun(accuracies, perm, reference, teacher, precision)
 
 
 # ---------------------------------------------------------------- sweeps around the main setting
@@ -159,7 +161,8 @@ def sweep_n_aux(cfg: MnistParams, data: MnistData, main: MainRun, device: str) -
     """
     k, values = cfg.sweeps.n_models, cfg.sweeps.n_aux_logits
     ids = list(range(k))
-    reference = init_reference(ids, cfg.hidden_width, max(values), cfg.seed, device, compute_dtype(cfg.precision))
+    dtype = compute_dtype(main.precision)
+    reference = init_reference(ids, cfg.hidden_width, max(values), cfg.seed, device, dtype)
     teacher = with_aux_from(main.teacher.select(ids), reference)
     arms = [(f"student_aux@{m}", ids, aux_logits(m), cfg.distill_loss) for m in values]
     acc = distill_arms(cfg, reference, teacher, data, arms)
@@ -184,9 +187,10 @@ def sweep_width(cfg: MnistParams, data: MnistData, device: str) -> dict[Any, dic
     k = cfg.sweeps.n_models
     ids = list(range(k))
     aux = aux_logits(cfg.n_aux_logits)
+    dtype = compute_dtype(resolve_precision(cfg.precision, device))
     out = {}
     for width in cfg.sweeps.hidden_widths:
-        reference = init_reference(ids, width, cfg.n_aux_logits, cfg.seed, device, compute_dtype(cfg.precision))
+        reference = init_reference(ids, width, cfg.n_aux_logits, cfg.seed, device, dtype)
         teacher = train_classifier(
             reference.select(ids), data, cfg.teacher_epochs, cfg.learning_rate, cfg.batch_size, cfg.seed
         )

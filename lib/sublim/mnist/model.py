@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sublim.core.runtime import native_bf16
 from sublim.core.seeds import torch_generator
 from sublim.mnist.data import IMAGE_PIXELS, N_CLASSES
 from sublim.mnist.seeds import AUX_TAG, INIT_TAG, NOISE_TAG
@@ -89,7 +90,17 @@ def concat(models: Sequence[BatchedMLP]) -> BatchedMLP:
     )
 
 
+def resolve_precision(precision: str, device: str) -> str:
+    """'bf16' or 'fp32': `precision` itself, or for 'auto' bf16 where `device` computes it natively, else fp32."""
+    if precision != "auto":
+        return precision
+    return "bf16" if native_bf16(device) else "fp32"
+
+
 def compute_dtype(precision: str) -> torch.dtype:
+    """The matmul dtype of a resolved precision ('bf16' or 'fp32')."""
+    if precision not in ("bf16", "fp32"):
+        raise ValueError(f"precision {precision!r}: resolve 'auto' first (resolve_precision)")
     return torch.bfloat16 if precision == "bf16" else torch.float32
 
 

@@ -82,6 +82,7 @@ def write_outputs(cfg: MnistParams, main: MainRun, sweeps: Sequence[Sweep], resu
         **arm_metrics(main),
         "sweeps": {sweep.name: sweep_metrics(sweep) for sweep in sweeps},
         "settings": cfg.model_dump(mode="json"),
+        "precision": main.precision,  # mnist.precision as it ran ('auto' resolved for the machine)
         "xmodel_init": main.xmodel_init,
     }
     write_json_atomic(results_dir / "metrics.json", metrics)
