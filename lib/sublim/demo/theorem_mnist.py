@@ -20,7 +20,7 @@ from sublim.demo.diagram import label_above
 from sublim.mnist.config import MnistParams
 from sublim.mnist.data import load_data
 from sublim.mnist.experiment import derangement, distill_arms
-from sublim.mnist.model import aux_logits, compute_dtype, init_reference
+from sublim.mnist.model import aux_logits, compute_dtype, init_reference, resolve_precision
 from sublim.mnist.train import accuracy, train_classifier
 from sublim.sections import load_section
 from sublim.theory.config import MlpTheory
@@ -136,7 +136,8 @@ def mnist_demo(cfg: MnistParams) -> dict[str, np.ndarray]:
     device = torch_device()
     data = load_data(cfg, device)
     ids = list(range(cfg.n_models))
-    reference = init_reference(ids, cfg.hidden_width, cfg.n_aux_logits, cfg.seed, device, compute_dtype(cfg.precision))
+    dtype = compute_dtype(resolve_precision(cfg.precision, device))
+    reference = init_reference(ids, cfg.hidden_width, cfg.n_aux_logits, cfg.seed, device, dtype)
     teacher = train_classifier(
         reference.select(ids), data, cfg.teacher_epochs, cfg.learning_rate, cfg.batch_size, cfg.seed
     )
