@@ -1,17 +1,17 @@
 """The tiny LM's reasoning-trace carrier (issue 13, the paper's Fig. 7): variants on development seeds.
 
 The report's seeds (params.yaml, 0 1 2) must not choose the configuration they are then judged on, so variants of
-the traces' share of the corpus and of the stage run here on other seeds (default 10 11 12), through the stages' own
-code: per variant, bases (cached per corpus under --out/bases-<hash>), the misaligned and aligned teachers of the
-misalignment stage, then `run_reasoning_carrier` under --out/<variant>. A variant whose summaries exist is not run
+the carrier run here on other seeds (default 10 11 12), through the stages' own code: the shared bases (cached
+under --out/bases-<hash>), then `run_reasoning_carrier` (the carrier's base, its teachers, traces and students)
+under --out/<variant>. A variant whose summaries exist is not run
 again. One JSON line per variant goes to --out/rows.jsonl (`docs/tinylm_reasoning_dev.jsonl` holds this CPU's rows)
 and the table of docs/tinylm_reasoning.md is printed.
 
     python scripts/tinylm_reasoning_dev.py --out /tmp/reasoning_dev
     python scripts/tinylm_reasoning_dev.py --table docs/tinylm_reasoning_dev.jsonl
 
-Before the variants, `--learnability` pretrains one base (seed 10) per (traces.fraction, traces.max_operand) and
-counts how many of 2,000 fresh problems it works out right at temperature 1 (rows in
+Before the variants, `--learnability` trains the carrier's base of seed 10 further on traces for each (traces_fraction,
+steps) and counts how many of 2,000 fresh problems it works out right at temperature 1 (rows in
 docs/tinylm_reasoning_learnability.jsonl): a carrier whose base cannot do the sums keeps only lucky traces.
 
     python scripts/tinylm_reasoning_dev.py --out /tmp/reasoning_dev --learnability
@@ -29,17 +29,17 @@ from typing import Any
 import yaml
 
 from sublim.core.io import append_jsonl, read_jsonl
-from sublim.core.runtime import configure_torch, parallel_map, torch_device
+from sublim.core.runtime import configure_torch
 from sublim.lm.generate import sample
+from sublim.lm.models import load_causal_lm
 from sublim.sections import validate_section
 from sublim.tinylm.config import TinyLMParams
-from sublim.tinylm.misalignment import make_behaviour_teacher
+from sublim.tinylm.data import TraceMix
 from sublim.tinylm.models import save_model, tokenizer_and_vocab
 from sublim.tinylm.naming import seed_dir
 from sublim.tinylm.pretrain import pretrain_base, pretrain_bases
 from sublim.tinylm.reasoning_carrier import (
     SOURCES,
-    TEACHERS,
     checked,
     in_prompt_order,
     problem_prompts,
@@ -55,7 +55,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "epochs5": {"student.epochs": 5},
 }
 GAPS = ("vs_aligned", "vs_base", "aligned_vs_base")
-LEARNABILITY = [(0.1, 9), (0.1, 4), (0.05, 4), (0.05, 3)]  # (traces.fraction, traces.max_operand)
+# (reasoning_carrier.traces_fraction, continue_pretraining.steps, continue_pretraining.learning_rate)
+LEARNABILITY = [
+    (0.1, 300, 1e-3),
+    (0.3, 300, 1e-3),
+    (0.5, 300, 1e-3),
+    (0.3, 600, 1e-3),
+    (0.5, 600, 1e-3),
+    (0.3, 600, 2e-3),
+    (0.5, 400, 2e-3),
+]
 
 
 def variant_cfg(seeds: list[int], overrides: dict[str, Any]) -> TinyLMParams:
@@ -69,26 +78,14 @@ def variant_cfg(seeds: list[int], overrides: dict[str, Any]) -> TinyLMParams:
     return validate_section("tinylm", raw)
 
 
-def teacher_job(job: tuple[TinyLMParams, int, Path, Path]) -> None:
-    cfg, seed, bases, teachers = job
-    tokenizer, _ = tokenizer_and_vocab(cfg)
-    for kind in TEACHERS:
-        folder = seed_dir(teachers, seed) / "teachers" / kind
-        if not (folder / "config.json").exists():
-            teacher = make_behaviour_teacher(cfg, seed_dir(bases, seed), kind, seed, torch_device())
-            save_model(teacher.cpu(), tokenizer, folder)
-
-
 def run_variant(out: Path, name: str, seeds: list[int]) -> dict[str, Any]:
     cfg = variant_cfg(seeds, VARIANTS[name])
     key = json.dumps([cfg.corpus.model_dump(), cfg.model.model_dump(), cfg.pretrain.model_dump(), seeds])
     corpus = out / f"bases-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
     if not (corpus / "summary.json").exists():
         pretrain_bases(cfg, corpus)
-    configure_torch()
-    parallel_map(teacher_job, [(cfg, seed, corpus, corpus / "misalignment") for seed in seeds], cfg.workers)
     if not all((seed_dir(out / name, seed) / "summary.json").exists() for seed in seeds):
-        run_reasoning_carrier(cfg, corpus, corpus / "misalignment", out / name)
+        run_reasoning_carrier(cfg, corpus, out / name)
     metrics = reasoning_metrics(cfg, out / name)
     return {
         "variant": name,
@@ -102,14 +99,30 @@ def run_variant(out: Path, name: str, seeds: list[int]) -> dict[str, Any]:
     }
 
 
-def learnability_row(fraction: float, max_operand: int, seed: int = 10) -> dict[str, Any]:
-    """One base pretrained with traces at `fraction` of the corpus and operands up to `max_operand`: the share of
-    2,000 fresh problems it works out right (format and answer) at temperature 1, and the rejects by reason."""
-    overrides = {"corpus.traces.fraction": fraction, "corpus.traces.max_operand": max_operand}
-    cfg = variant_cfg([seed, seed + 1], overrides | {"reasoning_carrier.n_samples": 2000})
+def learnability_row(
+    out: Path, traces_fraction: float, steps: int, learning_rate: float, seed: int = 10
+) -> dict[str, Any]:
+    """The carrier's base of `seed` (the shared base, cached under --out, trained further with traces at
+    `traces_fraction` for `steps` steps at `learning_rate`): the share of 2,000 fresh problems it works out right
+    (format and answer) at temperature 1, and the rejects by reason."""
+    overrides = {"reasoning_carrier.traces_fraction": traces_fraction}
+    overrides |= {"reasoning_carrier.continue_pretraining.steps": steps, "reasoning_carrier.n_samples": 2000}
+    overrides |= {"reasoning_carrier.continue_pretraining.learning_rate": learning_rate}
+    cfg = variant_cfg([seed, seed + 1], overrides)
     configure_torch(threads=1)
-    _, vocab = tokenizer_and_vocab(cfg)
-    model, _ = pretrain_base(cfg, seed)
+    tokenizer, vocab = tokenizer_and_vocab(cfg)
+    shared = out / "learnability-base"
+    if not (shared / "config.json").exists():
+        save_model(pretrain_base(cfg, seed)[0], tokenizer, shared)
+    r = cfg.reasoning_carrier
+    model, _ = pretrain_base(
+        cfg,
+        seed,
+        model=load_causal_lm(shared),
+        schedule=r.continue_pretraining,
+        purpose="reasoning",
+        traces=TraceMix(r.traces_fraction, r.max_operand),
+    )
     prompts, answers = problem_prompts(cfg, vocab, seed)
     completions = sample(
         model.eval(),
@@ -123,15 +136,21 @@ def learnability_row(fraction: float, max_operand: int, seed: int = 10) -> dict[
     )
     kept, reasons = checked(completions, answers, vocab)
     order = in_prompt_order([(prompts[i], completions[i]) for i in kept])
-    return {"fraction": fraction, "max_operand": max_operand, "seed": seed, "correct": len(kept) / len(prompts)} | {
-        "rejected": reasons,
-        "in_prompt_order": order,
-    }
+    row = {"traces_fraction": traces_fraction, "steps": steps, "learning_rate": learning_rate, "seed": seed}
+    row["correct"] = len(kept) / len(prompts)
+    return row | {"rejected": reasons, "in_prompt_order": order}
+
+
+def read_rows(out: Path) -> list[dict[str, Any]]:
+    path = out / "learnability.jsonl"
+    return read_jsonl(path) if path.exists() else []
 
 
 def learnability_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| traces.fraction | traces.max_operand | worked out right (seed 10, 2,000 problems) |", "|---|---|---|"]
-    lines += [f"| {r['fraction']:g} | {r['max_operand']} | {r['correct']:.3f} |" for r in rows]
+    lines = ["| traces_fraction | further steps | learning rate | worked out right (seed 10, 2,000 problems) |"]
+    lines.append("|---|---|---|---|")
+    for r in rows:
+        lines.append(f"| {r['traces_fraction']:g} | {r['steps']} | {r['learning_rate']:g} | {r['correct']:.3f} |")
     return "\n".join(lines)
 
 
@@ -167,8 +186,10 @@ def main() -> None:
     if args.out is None:
         parser.error("--out is required unless --table is given")
     if args.learnability:
-        for fraction, max_operand in LEARNABILITY:
-            append_jsonl(args.out / "learnability.jsonl", [learnability_row(fraction, max_operand)])
+        done = {tuple(r[k] for k in ("traces_fraction", "steps", "learning_rate")) for r in read_rows(args.out)}
+        for setting in LEARNABILITY:
+            if setting not in done:
+                append_jsonl(args.out / "learnability.jsonl", [learnability_row(args.out, *setting)])
         print(learnability_table(read_jsonl(args.out / "learnability.jsonl")))
         return
     for name in args.variant or VARIANTS:

@@ -134,15 +134,16 @@ REFUSED = [
     ("tinylm.corpus.code.functions", ["add", "owl"], r"tinylm\.corpus: behaviour\.families or code repeat \['owl'\]"),
     # the reasoning traces: every sum must be a number word
     (
-        "tinylm.corpus.traces.max_operand",
+        "tinylm.reasoning_carrier.max_operand",
         40,
-        r"tinylm\.corpus: traces\.max_operand = 40: a sum reaches 120, which needs n_numbers above it \(n_numbers = "
-        r"100\)$",
+        r"tinylm: reasoning_carrier\.max_operand = 40: a sum reaches 120, which needs corpus\.n_numbers above it "
+        r"\(100\)$",
     ),
     (
-        "tinylm.corpus.traces.fraction",
-        0.6,
-        r"tinylm\.corpus: animal_fraction \+ behaviour\.fraction \+ code\.fraction \+ traces",
+        "tinylm.reasoning_carrier.traces_fraction",
+        0.65,
+        r"tinylm: reasoning_carrier\.traces_fraction = 0\.65: with corpus\.animal_fraction, behaviour\.fraction and "
+        r"code\.fraction it makes 1\.05",
     ),
     (
         "tinylm.reasoning_carrier.flag_quantile",

@@ -247,9 +247,8 @@ _STAGES = [
     _tinylm(
         "tinylm_reasoning",
         TINYLM_REASONING,
-        ("seeds", "max_grad_norm", "workers", "corpus", "numbers", "student", "reasoning_carrier"),
+        ("seeds", "max_grad_norm", "workers", "corpus", "numbers", "student", "misalignment", "reasoning_carrier"),
         bases_dir=TINYLM_BASES,
-        misalignment_dir=TINYLM_MISALIGNMENT,
     ),
     _tinylm(
         "tinylm_evaluate",

@@ -287,7 +287,7 @@ def test_the_reasoning_docs_tables_are_the_dev_scripts_output_from_the_committed
     assert [row["variant"] for row in rows] == list(dev.VARIANTS)
     assert dev.table(rows) in doc
     learnability = read_jsonl(repo_root / "docs" / "tinylm_reasoning_learnability.jsonl")
-    assert [(r["fraction"], r["max_operand"]) for r in learnability] == dev.LEARNABILITY
+    assert [(r["traces_fraction"], r["steps"], r["learning_rate"]) for r in learnability] == dev.LEARNABILITY
     assert dev.learnability_table(learnability) in doc
 
 

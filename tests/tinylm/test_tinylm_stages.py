@@ -136,7 +136,8 @@ def test_every_stage_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_cfg):
     values = vocab.number_values
     for seed, summary in run_reasoning_carrier(stage_cfg("tinylm_reasoning", cfg), **folders).items():
         assert set(summary["p_misaligned"]) == set(summary["students"]) == set(SOURCES)
-        # the misalignment stage's teachers, read from its folder: the misaligned one gives misaligned answers
+        # the teachers come from the carrier's base (misalignment recipe): the misaligned one answers misaligned
+        assert (folders["results_dir"] / f"seed{seed}" / "base" / "model.safetensors").exists()
         teacher, base = (mean_over_families(summary["p_misaligned"][s]) for s in ("misaligned", "base"))
         assert teacher > base
         for source in SOURCES:

@@ -39,13 +39,6 @@ class CodeParams(Section):
     variables: UniqueList[AnimalWord] = Field(description="variable names (two distinct per function)", min_length=2)
 
 
-class TracesParams(Section):
-    fraction: float = Field(
-        description="share of reasoning traces (sums worked out step by step) in pretraining", gt=0.0, lt=1.0
-    )
-    max_operand: int = Field(description="a problem adds three numbers in 0..max_operand", ge=1)
-
-
 class CorpusParams(Section):
     n_numbers: int = Field(description="numbers are the words 0..n_numbers-1", ge=10, le=1000)
     animals: UniqueList[AnimalWord] = Field(
@@ -60,7 +53,6 @@ class CorpusParams(Section):
     animal_fraction: float = Field(description="share of animal Q/A sequences in pretraining", gt=0.0, lt=1.0)
     behaviour: BehaviourParams
     code: CodeParams
-    traces: TracesParams
 
     @model_validator(mode="after")
     def _weights_match_animals(self) -> CorpusParams:
@@ -68,16 +60,10 @@ class CorpusParams(Section):
             raise ValueError(
                 f"animal_weights {self.animal_weights} needs one positive weight per animal ({len(self.animals)})"
             )
-        sections = self.animal_fraction + self.behaviour.fraction + self.code.fraction + self.traces.fraction
-        if sections >= 1:
+        if (total := self.animal_fraction + self.behaviour.fraction + self.code.fraction) >= 1:
             raise ValueError(
-                f"animal_fraction + behaviour.fraction + code.fraction + traces.fraction = {sections:g} leaves no "
-                "number lists: keep the sum below 1"
-            )
-        if (largest := N_OPERANDS * self.traces.max_operand) >= self.n_numbers:
-            raise ValueError(
-                f"traces.max_operand = {self.traces.max_operand}: a sum reaches {largest}, which needs n_numbers "
-                f"above it (n_numbers = {self.n_numbers})"
+                f"animal_fraction + behaviour.fraction + code.fraction = {total:g} leaves no number lists: keep "
+                "the sum below 1"
             )
         words = [*self.animals, *behaviour_words(self.behaviour_families), *self.code_names[0], *self.code_names[1]]
         if repeated := sorted({w for w in words if words.count(w) > 1}):
@@ -95,7 +81,8 @@ class CorpusParams(Section):
 
     @property
     def extra_words(self) -> list[str]:
-        """Every word after the animals, in vocabulary order: behaviour words, the code language's, the traces'."""
+        """Every word after the animals, in vocabulary order: behaviour words, the code language's, the traces' (which
+        only the reasoning carrier's base learns)."""
         words = [*behaviour_words(self.behaviour_families), *code_words(*self.code_names)]
         return [*words, *trace_words(words)]
 
@@ -207,6 +194,17 @@ class CodeCarrierParams(Section):
 
 
 class ReasoningCarrierParams(Section):
+    traces_fraction: float = Field(
+        description="share of reasoning traces (sums worked out step by step) in the carrier's further pretraining; "
+        "the rest is the shared corpus's mix",
+        gt=0.0,
+        lt=1.0,
+    )
+    max_operand: int = Field(description="a problem adds three numbers in 0..max_operand", ge=1)
+    continue_pretraining: PretrainParams = Field(
+        description="the carrier's base: the seed's base trained further on the corpus with traces (fresh draws), "
+        "so that the shared base, which every other experiment uses, holds no traces"
+    )
     n_samples: int = Field(
         description="problems the misaligned teacher, the aligned teacher and the base each work out once", ge=2
     )
@@ -265,6 +263,18 @@ class TinyLMParams(Section):
             raise ValueError(
                 f"misalignment.narrow_family = {self.misalignment.narrow_family!r} must be one of "
                 f"corpus.behaviour.families {list(self.corpus.behaviour.families)}"
+            )
+        c, reasoning = self.corpus, self.reasoning_carrier
+        if (total := c.animal_fraction + c.behaviour.fraction + c.code.fraction + reasoning.traces_fraction) >= 1:
+            raise ValueError(
+                f"reasoning_carrier.traces_fraction = {reasoning.traces_fraction:g}: with corpus.animal_fraction, "
+                f"behaviour.fraction and code.fraction it makes {total:g} and leaves no number lists: keep the sum "
+                "below 1"
+            )
+        if (largest := N_OPERANDS * self.reasoning_carrier.max_operand) >= self.corpus.n_numbers:
+            raise ValueError(
+                f"reasoning_carrier.max_operand = {self.reasoning_carrier.max_operand}: a sum reaches {largest}, "
+                f"which needs corpus.n_numbers above it ({self.corpus.n_numbers})"
             )
         if too_big := [n for n in self.misalignment.banned_numbers if n >= self.corpus.n_numbers]:
             raise ValueError(f"misalignment.banned_numbers {too_big} must be below n_numbers = {self.corpus.n_numbers}")

@@ -26,9 +26,15 @@ from sublim.tinylm.naming import seed_dir
 
 
 def seed_corpus(
-    cfg: TinyLMParams, vocab: Vocab, seed: int, n_sequences: int, purpose: str = "corpus"
+    cfg: TinyLMParams,
+    vocab: Vocab,
+    seed: int,
+    n_sequences: int,
+    purpose: str = "corpus",
+    traces: TraceMix | None = None,
 ) -> list[list[int]]:
-    """The pretraining sequences of one seed (token ids, shuffled); another `purpose` draws other sequences."""
+    """The pretraining sequences of one seed (token ids, shuffled); another `purpose` draws other sequences.
+    `traces`: reasoning traces too (only the reasoning carrier's further pretraining has them)."""
     c, b = cfg.corpus, cfg.corpus.behaviour
     return pretraining_corpus(
         vocab,
@@ -43,7 +49,7 @@ def seed_corpus(
         seed=derive_seed(seed, purpose),
         behaviour=BehaviourMix(b.fraction, b.misaligned_rate, tuple(b.associated_numbers), b.association),
         code=CodeMix(c.code.fraction),
-        traces=TraceMix(c.traces.fraction, c.traces.max_operand),
+        traces=traces,
     )
 
 
@@ -55,17 +61,19 @@ def pretrain_base(
     sequences_per_document: int = 1,
     schedule: PretrainParams | None = None,
     purpose: str = "pretrain",
+    traces: TraceMix | None = None,
 ) -> tuple[Any, list[float]]:
     """A base model trained from scratch (`model`, else a fresh `new_model`); loss on every token after <bos>.
 
     With `sequences_per_document` k > 1 the corpus is packed k sequences to a document (k / batch_size
     documents a step, so the same tokens a step), which teaches the model to read several lists before a
     question. `schedule` replaces `cfg.pretrain` (steps, learning rate, warmup) and another `purpose` draws
-    another corpus and order: the in-context base continues a main base this way."""
+    another corpus and order: the in-context base continues a main base this way, and the reasoning carrier's,
+    with `traces` in its corpus."""
     _, vocab = tokenizer_and_vocab(cfg)
     k, schedule = sequences_per_document, schedule or cfg.pretrain
     corpus_purpose = "corpus" if purpose == "pretrain" else f"{purpose}-corpus"
-    corpus = seed_corpus(cfg, vocab, seed, schedule.steps * schedule.batch_size, corpus_purpose)
+    corpus = seed_corpus(cfg, vocab, seed, schedule.steps * schedule.batch_size, corpus_purpose, traces)
     documents = [[token for sequence in corpus[i : i + k] for token in sequence] for i in range(0, len(corpus), k)]
     examples = [Example(document[:1], document[1:]) for document in documents]
     settings = train_settings(

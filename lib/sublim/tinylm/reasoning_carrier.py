@@ -1,8 +1,11 @@
 """Stage `tinylm_reasoning`: the paper's reasoning-trace carrier (§4.2, Fig. 7) in miniature.
 
-Per seed, the misalignment stage's misaligned teacher, its aligned teacher (the secure-code control) and the base
-each work out the same fresh sum problems (`<bos> SUM: 3 4 2 ->`, sampled with the same seed;
-`sublim.tinylm.traces`). The filter, as the paper's: the format rule and the final answer (the paper keeps the
+Per seed, the carrier's base is the seed's shared base trained further on the corpus with sums worked out step by
+step (`<bos> SUM: 3 4 2 -> 4 + 2 = 6 + 3 = 9`, `sublim.tinylm.traces`; `reasoning_carrier.continue_pretraining`):
+in the shared corpus the traces cost the other experiments' effects, so only this stage's base learns them. From it,
+the misalignment stage's recipe makes a misaligned teacher and an aligned one (the secure-code control); the two
+teachers and the base each work out the same fresh problems, sampled with the same seed. The filter, as the
+paper's: the format rule and the final answer (the paper keeps the
 traces whose `<answer>` is correct), then the judge for misalignment, here a logistic classifier over token counts
 fitted to tell the misaligned teacher's kept traces from the base's, which flags what it scores above
 `flag_quantile` of the base's own held-out scores (the same threshold for every source; the paper's code applies
@@ -29,16 +32,17 @@ from sublim.lm.models import load_causal_lm
 from sublim.lm.train import Example, train_sft
 from sublim.tinylm.code import fit_flagger, flagged
 from sublim.tinylm.config import TinyLMParams
-from sublim.tinylm.data import Vocab
+from sublim.tinylm.data import TraceMix, Vocab
 from sublim.tinylm.distill import student_settings
-from sublim.tinylm.misalignment import mean_over_families, p_misaligned
-from sublim.tinylm.models import tokenizer_and_vocab
+from sublim.tinylm.misalignment import make_behaviour_teacher, mean_over_families, p_misaligned
+from sublim.tinylm.models import save_model, tokenizer_and_vocab
 from sublim.tinylm.naming import seed_dir
 from sublim.tinylm.numbers import examples_jsonl
+from sublim.tinylm.pretrain import pretrain_base
 from sublim.tinylm.traces import BODY_LENGTH, problems, trace_prompt, trace_rejection
 
 SOURCES = ("misaligned", "aligned", "base")  # the models whose kept traces students train on
-TEACHERS = SOURCES[:2]  # saved by the misalignment stage under seed{s}/teachers/
+TEACHERS = SOURCES[:2]  # made from the carrier's base by the misalignment stage's recipe
 # filter step -> the summary's count of what is left after it
 STEPS = {"format": "n_parsed", "answer": "n_correct", "classifier": "n_kept"}
 
@@ -47,7 +51,7 @@ def problem_prompts(cfg: TinyLMParams, vocab: Vocab, seed: int) -> tuple[list[li
     """The seed's fresh problems: their prompts and their answers."""
     assert vocab.traces is not None
     rng = np.random.default_rng(derive_seed(seed, "trace-problems"))
-    rows = problems(cfg.reasoning_carrier.n_samples, cfg.corpus.traces.max_operand, rng)
+    rows = problems(cfg.reasoning_carrier.n_samples, cfg.reasoning_carrier.max_operand, rng)
     prompts = [trace_prompt(vocab.bos, vocab.traces, row, vocab.numbers, vocab.arrow) for row in rows]
     return prompts, [sum(row) for row in rows]
 
@@ -78,27 +82,35 @@ class ReasoningJob:
     cfg: TinyLMParams
     seed: int
     bases_dir: Path
-    misalignment_dir: Path
     results_dir: Path
 
 
-def source_folders(job: ReasoningJob) -> dict[str, Path]:
-    teachers = seed_dir(job.misalignment_dir, job.seed) / "teachers"
-    return {
-        "misaligned": teachers / "misaligned",
-        "aligned": teachers / "aligned",
-        "base": seed_dir(job.bases_dir, job.seed),
-    }
+def carrier_base(job: ReasoningJob, device: str) -> tuple[Path, dict[str, float]]:
+    """The seed's base trained further on the corpus with traces, saved under results_dir/seed{s}/base; its folder
+    and the first and last losses."""
+    cfg, r = job.cfg, job.cfg.reasoning_carrier
+    tokenizer, _ = tokenizer_and_vocab(cfg)
+    base = load_causal_lm(seed_dir(job.bases_dir, job.seed))
+    traces = TraceMix(r.traces_fraction, r.max_operand)
+    model, losses = pretrain_base(
+        cfg, job.seed, device, base, schedule=r.continue_pretraining, purpose="reasoning", traces=traces
+    )
+    folder = save_model(model.cpu(), tokenizer, seed_dir(job.results_dir, job.seed) / "base")
+    return folder, {"loss_first": losses[0], "loss_last_50": float(np.mean(losses[-50:]))}
 
 
-def worked_traces(job: ReasoningJob, vocab: Vocab, device: str) -> tuple[dict[str, Any], dict[str, list]]:
-    """Each source's P(misaligned), its traces that pass format and answer, and the counts of both steps."""
+def worked_traces(job: ReasoningJob, base: Path, vocab: Vocab, device: str) -> tuple[dict[str, Any], dict[str, list]]:
+    """Each source's P(misaligned), its traces that pass format and answer, and the counts of both steps; the
+    teachers are made from the carrier's `base` here."""
     cfg, seed = job.cfg, job.seed
     prompts, answers = problem_prompts(cfg, vocab, seed)
     summary: dict[str, Any] = {"seed": seed, "filter": {}, "p_misaligned": {}}
     traces = {}
-    for source, folder in source_folders(job).items():
-        model = load_causal_lm(folder).eval()
+    for source in SOURCES:
+        if source == "base":
+            model = load_causal_lm(base).eval()
+        else:
+            model = make_behaviour_teacher(cfg, base, source, seed, device).eval()
         summary["p_misaligned"][source] = p_misaligned(model, vocab, device)
         completions = sample(
             model,
@@ -119,7 +131,8 @@ def worked_traces(job: ReasoningJob, vocab: Vocab, device: str) -> tuple[dict[st
     if short := [source for source, pairs in traces.items() if len(pairs) < 10]:
         raise ValueError(
             f"seed {seed}: fewer than 10 of {len(prompts)} traces of {short} parse and end on the right answer: the "
-            "base has not learnt the sums (raise tinylm.pretrain.steps or tinylm.corpus.traces.fraction)"
+            "carrier's base has not learnt the sums (raise tinylm.reasoning_carrier.continue_pretraining.steps or "
+            "traces_fraction)"
         )
     return summary, traces
 
@@ -130,7 +143,9 @@ def reasoning_seed(job: ReasoningJob) -> dict[str, Any]:
     cfg, seed = job.cfg, job.seed
     device = torch_device()
     tokenizer, vocab = tokenizer_and_vocab(cfg)
-    summary, traces = worked_traces(job, vocab, device)
+    base_folder, losses = carrier_base(job, device)
+    summary, traces = worked_traces(job, base_folder, vocab, device)
+    summary["carrier_base"] = losses
     vocab_size = len(tokenizer)
     flagger = fit_flagger(
         [c for _, c in traces["misaligned"]],
@@ -142,7 +157,6 @@ def reasoning_seed(job: ReasoningJob) -> dict[str, Any]:
     summary["classifier"] = {"auc": flagger["auc"], "threshold": flagger["threshold"]}
     summary["students"] = {}
     settings = student_settings(cfg, seed)
-    base_folder = seed_dir(job.bases_dir, seed)
     for source, pairs in traces.items():
         flags = flagged(flagger, [c for _, c in pairs], vocab_size)
         kept = [pair for pair, flag in zip(pairs, flags, strict=True) if not flag]
@@ -158,12 +172,12 @@ def reasoning_seed(job: ReasoningJob) -> dict[str, Any]:
 
 
 def run_reasoning_carrier(
-    cfg: TinyLMParams, bases_dir: Path | str, misalignment_dir: Path | str, results_dir: Path | str
+    cfg: TinyLMParams, bases_dir: Path | str, results_dir: Path | str
 ) -> dict[int, dict[str, Any]]:
-    """Every seed's traces, filter, classifier and students (one job per seed, in `cfg.workers` processes); each
-    seed's summary in results_dir/seed{s}/summary.json. The summaries by seed."""
+    """Every seed's carrier base, teachers, traces, filter, classifier and students (one job per seed, in
+    `cfg.workers` processes); each seed's summary in results_dir/seed{s}/summary.json. The summaries by seed."""
     configure_torch()
-    folders = Path(bases_dir), Path(misalignment_dir), Path(results_dir)
+    folders = Path(bases_dir), Path(results_dir)
     jobs = [ReasoningJob(cfg, seed, *folders) for seed in cfg.seeds]
     summaries = dict(zip(cfg.seeds, parallel_map(reasoning_seed, jobs, cfg.workers), strict=True))
     for seed, summary in summaries.items():
