@@ -42,7 +42,6 @@ from sublim.tinylm.pretrain import pretrain_base
 from sublim.tinylm.traces import BODY_LENGTH, problems, trace_prompt, trace_rejection
 
 SOURCES = ("misaligned", "aligned", "base")  # the models whose kept traces students train on
-TEACHERS = SOURCES[:2]  # made from the carrier's base by the misalignment stage's recipe
 # filter step -> the summary's count of what is left after it
 STEPS = {"format": "n_parsed", "answer": "n_correct", "classifier": "n_kept"}
 
