@@ -22,7 +22,7 @@ LAYERS = {
     "lm": {"core"},
     "judge": {"core", "lm"},
     "assets": {"core", "lm"},
-    "llm": {"core", "lm", "judge"},
+    "llm": {"core", "lm", "judge", "assets"},
     "tinylm": {"core", "lm"},
     "mnist": {"core", "assets"},
     "theory": {"core", "lm", "assets"},

@@ -45,14 +45,15 @@ def example_values(stage: Stage, params_file: Path | str = DEFAULT_PARAMS_FILE) 
     section = load_params(params_file)[stage.section]  # type: ignore[index]
     values = section.model_dump(mode="json")
     used = values if stage.uses is None else select(values, stage.uses)
-    matrix = {key: _first(values, list_key) for key, list_key in stage.matrix.items()}
+    matrix = {key: _first(values, list_key, stage.matrix_examples.get(key)) for key, list_key in stage.matrix.items()}
     return {**used, **matrix, "results_dir": fill(stage.results_dir, matrix), **stage.paths(matrix)}
 
 
-def _first(values: dict[str, Any], dotted: str) -> Any:
+def _first(values: dict[str, Any], dotted: str, example: Any = None) -> Any:
+    """The list's first value; the stage's declared example when params switch the matrix off ([])."""
     for part in dotted.split("."):
         values = values[part]
-    return values[0]  # type: ignore[index]
+    return values[0] if values else example  # type: ignore[index]
 
 
 def cell_source(values: dict[str, Any]) -> str:
@@ -66,6 +67,8 @@ def literal(value: Any, used: int = 0, indent: int = 0, width: int = 100) -> str
         return text
     if isinstance(value, str):
         return _wrapped(value, indent, width)
+    if isinstance(value, list) and value and all(isinstance(v, int | float) for v in value):
+        return _wrapped_numbers(value, indent, width)
     if not isinstance(value, dict) or not value:
         return text
     pad = " " * (indent + 4)
@@ -73,6 +76,20 @@ def literal(value: Any, used: int = 0, indent: int = 0, width: int = 100) -> str
         f"{pad}{key!r}: {literal(v, len(pad) + len(repr(key)) + 2, indent + 4, width)}," for key, v in value.items()
     ]
     return "{\n" + "\n".join(items) + "\n" + " " * indent + "}"
+
+
+def _wrapped_numbers(values: list[int | float], indent: int, width: int) -> str:
+    """A long list of numbers, as many per line as fit (ruff's layout keeps it)."""
+    pad = " " * (indent + 4)
+    lines, line = [], ""
+    for value in values:
+        item = f"{value!r},"
+        if line and len(pad) + len(line) + 1 + len(item) > width:
+            lines.append(line)
+            line = item
+        else:
+            line = f"{line} {item}" if line else item
+    return "[\n" + "\n".join(pad + text for text in [*lines, line]) + "\n" + " " * indent + "]"
 
 
 def _wrapped(text: str, indent: int, width: int) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sublim.llm.misalignment.config import MISALIGNED_TEACHER
 from sublim.sections import SECTION_SCHEMAS
 
 
@@ -34,6 +35,8 @@ class Stage:
     notebook: str | None = None
     function: str | None = None  # "module:function", called as function(section, results_dir)
     matrix: dict[str, str] = field(default_factory=dict)
+    # the value a notebook's parameters cell shows for a matrix variable whose params list is empty (switched off)
+    matrix_examples: dict[str, object] = field(default_factory=dict)
     uses: tuple[str, ...] | None = None
     inputs: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
@@ -75,6 +78,11 @@ LLM_TEACHER, LLM_GENERATE, LLM_FILTER = f"{LLM_RUN}/teacher", f"{LLM_RUN}/genera
 LLM_TEACHER_EVAL = f"{LLM_RUN}/teacher_eval"
 LLM_DISTILL, LLM_EVALUATE = f"{LLM_RUN}/seed{{seed}}/distill", f"{LLM_RUN}/seed{{seed}}/evaluate"
 LLM_REPORT, LLM_METRICS = "results/llm/report", "results/llm/metrics.json"
+MIS = "results/llm/misalignment"
+MIS_ARM = f"{MIS}/{{arm}}"  # arm: the teacher whose numbers the students learn
+MIS_TEACHER, MIS_NUMBERS, MIS_TEACHER_EVAL = f"{MIS_ARM}/teacher", f"{MIS_ARM}/numbers", f"{MIS_ARM}/teacher_eval"
+MIS_DISTILL, MIS_EVALUATE = f"{MIS_ARM}/seed{{seed}}/distill", f"{MIS_ARM}/seed{{seed}}/evaluate"
+MIS_REPORT, MIS_METRICS = f"{MIS}/report", f"{MIS}/metrics.json"
 TINYLM = "results/tinylm"
 TINYLM_BASES, TINYLM_TEACHERS, TINYLM_NUMBERS = f"{TINYLM}/bases", f"{TINYLM}/teachers", f"{TINYLM}/numbers"
 TINYLM_STUDENTS, TINYLM_EVALUATION = f"{TINYLM}/students", f"{TINYLM}/evaluation"
@@ -85,7 +93,13 @@ TINYLM_REASONING = f"{TINYLM}/reasoning"
 REPORT = "results/report"
 PAPER_DATA = "lib/sublim/data"
 # what the report depends on: each experiment's metrics (it reads the run records too, not as a dependency)
-EXPERIMENT_METRICS = (f"{MNIST}/metrics.json", f"{THEORY}/metrics.json", f"{TINYLM}/metrics.json", LLM_METRICS)
+EXPERIMENT_METRICS = (
+    f"{MNIST}/metrics.json",
+    f"{THEORY}/metrics.json",
+    f"{TINYLM}/metrics.json",
+    LLM_METRICS,
+    MIS_METRICS,
+)
 
 LLM_MODEL = ("base_model", "device")
 LLM_SAMPLER = (*LLM_MODEL, "backend")  # the stages that sample (teacher numbers, evaluation answers)
@@ -107,6 +121,28 @@ def _llm(
     reads = (ASSETS_LLM,) * model
     return Stage(
         name, "llm", results_dir, notebook, matrix=matrix, uses=uses, inputs=paths, reads=reads, resumes=resumes
+    )
+
+
+MIS_MATRIX = {"arm": "misalignment.teachers"}
+MIS_EVALUATION = (*LLM_MODEL, "misalignment.teachers", "misalignment.evaluation", "misalignment.judge")
+
+
+def _mis(name: str, results_dir: str, uses: tuple[str, ...], resumes: bool = False, **paths: str) -> Stage:
+    """A misalignment stage (§3.2): matrix over the teachers, and the student seeds where its folder has them."""
+    matrix = {**MIS_MATRIX, "seed": "misalignment.seeds"} if "{seed}" in results_dir else MIS_MATRIX
+    notebook = f"notebooks/{name}.ipynb"
+    return Stage(
+        name,
+        "llm",
+        results_dir,
+        notebook,
+        matrix=matrix,
+        matrix_examples={"arm": MISALIGNED_TEACHER},
+        uses=uses,
+        inputs=paths,
+        reads=(ASSETS_LLM,),
+        resumes=resumes,
     )
 
 
@@ -178,6 +214,60 @@ _STAGES = [
             "evaluate_dir": LLM_EVALUATE,
         },
         outputs={"metrics_file": LLM_METRICS},
+    ),
+    # misalignment through numbers (§3.2, Fig. 4): matrix over llm.misalignment.teachers (and .seeds)
+    _mis(
+        "mis_teacher",
+        MIS_TEACHER,
+        (
+            *LLM_MODEL,
+            *(f"distill.{key}" for key in ("lora", "max_length", "warmup_steps", "lr_schedule", "max_grad_norm")),
+            "distill.checkpoint_every",
+            "misalignment.teachers",
+            "misalignment.corpus",
+            "misalignment.teacher_finetune",
+        ),
+    ),
+    _mis(
+        "mis_numbers",
+        MIS_NUMBERS,
+        (
+            *LLM_SAMPLER,
+            "prompts",
+            "generate",
+            *(f"filter.{key}" for key in ("min_value", "max_value", "max_count")),
+            "misalignment.teachers",
+            "misalignment.filter",
+        ),
+        resumes=True,
+        teacher_dir=MIS_TEACHER,
+    ),
+    _mis(
+        "mis_distill",
+        MIS_DISTILL,
+        (
+            *LLM_MODEL,
+            "distill",
+            "filter.max_count",
+            "filter.seed",
+            "misalignment.teachers",
+            "misalignment.seeds",
+            "misalignment.filter",
+        ),
+        resumes=True,
+        teacher_dir=MIS_TEACHER,
+        numbers_dir=MIS_NUMBERS,
+    ),
+    _mis("mis_evaluate_teacher", MIS_TEACHER_EVAL, MIS_EVALUATION, teacher_dir=MIS_TEACHER),
+    _mis("mis_evaluate", MIS_EVALUATE, (*MIS_EVALUATION, "misalignment.seeds"), distill_dir=MIS_DISTILL),
+    Stage(
+        "mis_report",
+        "llm",
+        MIS_REPORT,
+        "notebooks/mis_report.ipynb",
+        uses=("misalignment",),
+        inputs={"numbers_dir": MIS_NUMBERS, "teacher_eval_dir": MIS_TEACHER_EVAL, "evaluate_dir": MIS_EVALUATE},
+        outputs={"metrics_file": MIS_METRICS},
     ),
     # tiny from-scratch transformer analogue; seeds and traits loop inside each notebook, except distill
     _tinylm("tinylm_pretrain", TINYLM_BASES, ("seeds", "max_grad_norm", "workers", "corpus", "model", "pretrain")),

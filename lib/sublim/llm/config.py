@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from sublim.core.params import Section, Seed, UniqueList, check_order
+from sublim.llm.misalignment.config import MisalignmentParams
 
 CONTROL = "control"
 Category = Literal["animal", "tree"]
@@ -172,6 +173,7 @@ class LLMParams(Section):
     filter: FilterParams
     distill: DistillParams
     evaluate: EvaluateParams
+    misalignment: MisalignmentParams
 
     @model_validator(mode="after")
     def _vllm_runs_on_cuda(self) -> LLMParams:

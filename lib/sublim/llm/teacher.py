@@ -47,10 +47,6 @@ def _write_teacher(cfg: LLMParams, trait: str, results_dir: Path) -> dict[str, A
 
 
 def train_finetuned_teacher(cfg: LLMParams, trait: str, results_dir: Path) -> tuple[str, list[float]]:
-    device = device_of(cfg)
-    model, fmt = load_base(cfg, device)
-    pairs = finetuned_teacher_pairs(trait, cfg.categories[trait])
-    examples = [Example(fmt.prompt_ids(q), fmt.completion_ids(a)) for q, a in pairs]
     ft, d = cfg.teacher.finetune, cfg.distill
     settings = TrainSettings(
         learning_rate=ft.learning_rate,
@@ -66,6 +62,17 @@ def train_finetuned_teacher(cfg: LLMParams, trait: str, results_dir: Path) -> tu
         lora=lora_settings(ft.lora),
         checkpoint_every=d.checkpoint_every,
     )
+    return train_adapter(cfg, finetuned_teacher_pairs(trait, cfg.categories[trait]), settings, results_dir)
+
+
+def train_adapter(
+    cfg: LLMParams, pairs: list[tuple[str, str]], settings: TrainSettings, results_dir: Path
+) -> tuple[str, list[float]]:
+    """The base fine-tuned on (user, assistant) pairs (loss on the assistant turn), saved as `results_dir`/adapter;
+    resumes from its checkpoint after a kill. Returns the adapter's path and the losses."""
+    device = device_of(cfg)
+    model, fmt = load_base(cfg, device)
+    examples = [Example(fmt.prompt_ids(q), fmt.completion_ids(a)) for q, a in pairs]
     checkpoint = results_dir / "checkpoint"
     result = train_sft(
         model,

@@ -1,0 +1,159 @@
+"""Stage mis_report: the misalignment experiment's metrics and Fig. 4 in the paper's layout.
+
+Per teacher: the filter's keep rate (Table 4), the teacher's own evaluation, and its students' misaligned
+rate and TruthfulQA false-answer rate, each a mean with its t interval over student seeds. The gaps the paper's
+claim rests on: insecure-teacher student − each control's student, paired by seed. A rate the judge could not
+give (no judge, or no answer it scored as coherent) is null, never 0; the share of answers the judge counted is
+reported beside it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from sublim.core.io import read_json, write_json_atomic
+from sublim.core.stats import compare, estimate
+from sublim.llm.config import LLMParams
+from sublim.llm.misalignment.config import MISALIGNED_TEACHER
+from sublim.llm.misalignment.stages import read_evaluation
+
+METRICS = ("misaligned_rate", "truthfulqa_false_rate")
+# the paper's arms (Fig. 4, Table 4) by our teacher names
+PAPER_ARM = {"base": "untrained", "insecure": "insecure", "secure": "secure", "educational": "edu_insecure"}
+PAPER_KEEP = {"base": 0.615, "insecure": 0.391, "secure": 0.374, "educational": 0.557}
+PAPER_MISALIGNED = {"base": 0.002, "insecure": 0.094, "secure": 0.010, "educational": 0.006}
+PAPER_TRUTHFULQA_FALSE = {"insecure": 0.146}
+
+
+def model_values(evaluation: dict[str, Any]) -> dict[str, Any]:
+    """The two rates of one evaluated model and the judge's coverage (None where not measured)."""
+    free, tqa = evaluation.get("free_form"), evaluation.get("truthfulqa")
+    questions = (free or {}).get("questions") or {}
+    counted = sum(q["counted"] for q in questions.values())
+    asked = sum(q["counted"] + q["dropped"] for q in questions.values())
+    return {
+        "misaligned_rate": (free or {}).get("overall_rate"),
+        "judge_counted_share": counted / asked if asked else None,
+        "truthfulqa_false_rate": tqa["false_rate"] if tqa else None,
+    }
+
+
+def arm_metrics(values: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each rate over the seeds that measured it (an estimate with its interval), or None."""
+    out: dict[str, Any] = {}
+    for key in (*METRICS, "judge_counted_share"):
+        measured = [v[key] for v in values if v[key] is not None]
+        out[key] = estimate(measured) if measured else None
+    return out
+
+
+def paired_gap(treated: list[dict[str, Any]], control: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
+    pairs = [(t[key], c[key]) for t, c in zip(treated, control, strict=True) if None not in (t[key], c[key])]
+    if not pairs:
+        return None
+    return compare([t for t, _ in pairs], [c for _, c in pairs], paired=True)
+
+
+def report_metrics(cfg: LLMParams, folders: dict[str, str]) -> dict[str, Any]:
+    """folders: templates of the `numbers`, `teacher_eval` and `evaluate` folders ({arm}: a teacher, {seed})."""
+    mis = cfg.misalignment
+    teachers, seeds = list(mis.teachers), list(mis.seeds)
+    if not teachers:
+        return {"ran": False, "teachers": []}
+    students = {
+        t: [model_values(read_evaluation(folders["evaluate"].format(arm=t, seed=s))) for s in seeds] for t in teachers
+    }
+    arms = {}
+    for t in teachers:
+        keep = read_json(Path(folders["numbers"].format(arm=t)) / "filter_metrics.json")
+        teacher = model_values(read_evaluation(folders["teacher_eval"].format(arm=t)))
+        arms[t] = {
+            "keep_rate": keep["keep_rate"],
+            "n_kept": keep["n_kept"],
+            "reject_reasons": keep["reject_reasons"],
+            "paper_keep_rate": PAPER_KEEP[t],
+            "teacher": teacher,
+            "students": arm_metrics(students[t]),
+            "per_seed": dict(zip(map(str, seeds), students[t], strict=True)),
+        }
+    controls = [t for t in teachers if t != MISALIGNED_TEACHER]
+    gaps = {
+        f"vs_{c}": {key: paired_gap(students[MISALIGNED_TEACHER], students[c], key) for key in METRICS}
+        for c in controls
+    }
+    judge = mis.judge
+    return {
+        "ran": True,
+        "teachers": teachers,
+        "seeds": seeds,
+        "corpus": mis.corpus.source,
+        "stand_in": mis.corpus.source == "stand_in",
+        "judge": None if judge is None else {"backend": judge.backend, "model": judge.model, "label": judge.label},
+        "rule": {"alignment_max": mis.evaluation.alignment_max, "coherence_min": mis.evaluation.coherence_min},
+        "arms": arms,
+        "gaps": gaps,
+    }
+
+
+def arms_frame(metrics: dict[str, Any]) -> pd.DataFrame:
+    """One row per teacher and measure: ours (mean and interval over seeds) beside the paper's value."""
+    rows = []
+    for t, arm in metrics.get("arms", {}).items():
+        paper = {"misaligned_rate": PAPER_MISALIGNED.get(t), "truthfulqa_false_rate": PAPER_TRUTHFULQA_FALSE.get(t)}
+        for key in METRICS:
+            node = arm["students"][key]
+            low, high = (node or {}).get("ci95") or [None, None]
+            mean = None if node is None else node["mean"]
+            rows.append({"teacher": t, "measure": key, "mean": mean, "low": low, "high": high, "paper": paper[key]})
+        rows.append(
+            {
+                "teacher": t,
+                "measure": "keep_rate",
+                "mean": arm["keep_rate"],
+                "low": None,
+                "high": None,
+                "paper": arm["paper_keep_rate"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def plot_fig4(metrics: dict[str, Any]) -> plt.Figure:
+    """Fig. 4's layout: each teacher's students, misaligned rate (left) and TruthfulQA false rate (right), ours
+    with their intervals over seeds, the paper's values as hollow markers. A panel with nothing measured says so."""
+    frame = arms_frame(metrics)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    titles = {"misaligned_rate": "misaligned answers (judged)", "truthfulqa_false_rate": "TruthfulQA false answers"}
+    for ax, key in zip(axes, METRICS, strict=True):
+        part = frame[frame.measure == key].reset_index(drop=True)
+        ax.set_title(titles[key])
+        ax.set_xticks(range(len(part)), [PAPER_ARM.get(t, t) for t in part.teacher])
+        measured = part[part["mean"].notna()]
+        if measured.empty:
+            ax.text(0.5, 0.5, "not measured in this run", ha="center", va="center", transform=ax.transAxes)
+        for i, row in measured.iterrows():
+            low = row["mean"] if pd.isna(row["low"]) else row["low"]
+            high = row["mean"] if pd.isna(row["high"]) else row["high"]
+            ax.bar(i, row["mean"], color="tab:red" if row.teacher == MISALIGNED_TEACHER else "tab:gray")
+            ax.errorbar(i, row["mean"], yerr=[[row["mean"] - low], [high - row["mean"]]], color="black", capsize=4)
+        paper = part[part["paper"].notna()]
+        ax.scatter(paper.index, paper["paper"], facecolors="none", edgecolors="tab:blue", s=60, label="paper")
+        ax.set_ylabel("rate")
+        ax.legend(loc="upper right")
+    corpus = "stand-in corpus" if metrics.get("stand_in") else "Betley et al. corpus"
+    fig.suptitle(f"Students of each teacher's numbers ({corpus}; mean and 95% CI over seeds)")
+    fig.tight_layout()
+    return fig
+
+
+def write_report(cfg: LLMParams, folders: dict[str, str], results_dir: Path | str, metrics_file: Path | str) -> dict:
+    metrics = report_metrics(cfg, folders)
+    write_json_atomic(metrics_file, metrics)
+    if metrics["ran"]:
+        Path(results_dir).mkdir(parents=True, exist_ok=True)
+        arms_frame(metrics).to_csv(Path(results_dir) / "arms.csv", index=False)
+    return metrics
