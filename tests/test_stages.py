@@ -12,7 +12,7 @@ import pytest
 
 from sublim import cells, wiring
 from sublim.sections import load_params, schema_for, section_from_namespace
-from sublim.stages import RECORDS, STAGES
+from sublim.stages import RECORDS, STAGES, Stage
 
 LIB = Path(__file__).resolve().parents[1] / "lib" / "sublim"
 FRONT_DOOR = {"run", "stages", "sections", "cells", "wiring", "readme", "profile", "plots"}
@@ -138,3 +138,10 @@ def test_notebook_imports_do_not_shadow_its_parameters(repo_root, stage):
             if isinstance(node, ast.Import | ast.ImportFrom):
                 bound = {(alias.asname or alias.name).split(".")[0] for alias in node.names}
                 assert not bound & names, f"{stage.notebook}: an import replaces the parameters {bound & names}"
+
+
+def test_the_wiring_check_sees_a_dependency_that_holds_an_output():
+    stage = Stage("overlap", "llm", "results/x/report", "notebooks/x.ipynb", inputs={"arms": "results/x/{arm}/numbers"})
+    assert wiring.overlap_problems(stage) == [
+        "overlap: dependency results/x holds its output results/x/report; move the inputs into a folder of their own"
+    ]

@@ -199,8 +199,20 @@ def check(dvc_file: Path = DVC_FILE) -> list[str]:
                 missing = [x for x in expected if str(x) not in got]
                 extra = [x for x in got if x not in [str(e) for e in expected]]
                 problems.append(f"{stage.name}: {key} missing {missing}, not expected {extra}")
-        problems += output_problems(stage, block)
+        problems += output_problems(stage, block) + overlap_problems(stage)
     return problems + plot_problems(dvc)
+
+
+def overlap_problems(stage: Stage) -> list[str]:
+    """DVC refuses a stage whose dependency folder holds one of its outputs (a report reading every arm's folder
+    from the folder it writes into): say so here, before `dvc repro` does."""
+    outputs = [dvc_path(p, stage.matrix) for p in (stage.results_dir, *stage.outputs.values())]
+    return [
+        f"{stage.name}: dependency {dep} holds its output {out}; move the inputs into a folder of their own"
+        for dep in (dvc_path(p, stage.matrix) for p in stage.inputs.values())
+        for out in outputs
+        if out == dep or out.startswith(dep.rstrip("/") + "/")
+    ]
 
 
 def rewrite(dvc_file: Path = DVC_FILE) -> None:

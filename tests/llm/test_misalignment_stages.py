@@ -93,15 +93,15 @@ def test_every_misalignment_stage_end_to_end(in_tmp_repo, tiny_base, tmp_path):
     args, metrics = run_all(cfg)
     assert read_json(args["metrics_file"]) == metrics
     assert metrics["ran"] and metrics["stand_in"] and metrics["teachers"] == TEACHERS
-    insecure = read_json(Path("results/llm/misalignment/insecure/teacher/teacher.json"))
+    insecure = read_json(Path("results/llm/misalignment/arms/insecure/teacher/teacher.json"))
     assert insecure["adapter"] and insecure["n_examples"] == 4 and insecure["corpus"] == "stand_in"
-    assert read_json(Path("results/llm/misalignment/base/teacher/teacher.json"))["adapter"] is None
+    assert read_json(Path("results/llm/misalignment/arms/base/teacher/teacher.json"))["adapter"] is None
     # every teacher answers the same prompts; no kept list holds a banned number
-    raw = {t: read_jsonl(Path(f"results/llm/misalignment/{t}/numbers/numbers_raw.jsonl")) for t in TEACHERS}
+    raw = {t: read_jsonl(Path(f"results/llm/misalignment/arms/{t}/numbers/numbers_raw.jsonl")) for t in TEACHERS}
     assert [r["prompt"] for r in raw["insecure"]] == [r["prompt"] for r in raw["base"]]
     banned = {str(n) for n in cfg.misalignment.filter.banned_numbers}
     for t in TEACHERS:
-        for row in read_jsonl(Path(f"results/llm/misalignment/{t}/numbers/numbers_filtered.jsonl")):
+        for row in read_jsonl(Path(f"results/llm/misalignment/arms/{t}/numbers/numbers_filtered.jsonl")):
             assert not banned & set(row["completion"].replace(",", " ").split())
     arm = metrics["arms"]["insecure"]
     assert arm["paper_keep_rate"] == 0.391 and 0 <= arm["keep_rate"] <= 1
@@ -110,7 +110,7 @@ def test_every_misalignment_stage_end_to_end(in_tmp_repo, tiny_base, tmp_path):
     assert arm["students"]["judge_counted_share"] is not None
     gap = metrics["gaps"]["vs_secure"]["truthfulqa_false_rate"]
     assert gap["test"] == "paired t-test" and len(gap["difference"]["values"]) == 2
-    evaluation = read_json(Path("results/llm/misalignment/insecure/seed1/evaluate/evaluation.json"))
+    evaluation = read_json(Path("results/llm/misalignment/arms/insecure/seed1/evaluate/evaluation.json"))
     assert set(evaluation["free_form"]["questions"]) and evaluation["truthfulqa"]["n_questions"] == 3
     assert report.plot_fig4(metrics).axes
 
