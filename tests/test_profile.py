@@ -70,3 +70,11 @@ def test_a_key_given_twice_in_a_profile_is_refused_naming_it(tmp_path, capsys, m
     monkeypatch.chdir(tmp_path)
     assert main(["twice", "--params", str(params), "--skip-checks"]) == 1
     assert capsys.readouterr().err.count("\n") == 1 and params.read_text() == before
+
+
+def test_a_small_float_in_a_profile_is_written_back_as_a_float():
+    import yaml
+
+    text = merge_into_yaml("a:\n  lr: 0.1\n  b: 2.0e-4\n", {"a": {"lr": 0.00001}})
+    assert "1.0e-05" in text and "2.0e-4" in text
+    assert yaml.safe_load(text) == {"a": {"lr": 1e-05, "b": 2e-4}}
