@@ -265,7 +265,7 @@ _STAGES = [
         "llm",
         MIS_REPORT,
         "notebooks/mis_report.ipynb",
-        uses=("misalignment",),
+        uses=("base_model", "misalignment"),
         inputs={"numbers_dir": MIS_NUMBERS, "teacher_eval_dir": MIS_TEACHER_EVAL, "evaluate_dir": MIS_EVALUATE},
         outputs={"metrics_file": MIS_METRICS},
     ),
