@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from lm_helpers import EOS, PAD, Killed, examples, kill_at, settings, tiny_llama, weights
 from transformers import LogitsProcessor
 
-from sublim.lm.evaluate import param_delta_cosine, sequence_logprobs
+from sublim.lm.evaluate import param_delta_cosine, sequence_logprobs, tree_logprobs
 from sublim.lm.generate import sample
 from sublim.lm.train import (
     Example,
@@ -178,6 +178,17 @@ def test_sequence_logprobs_equal_manual_computation():
                 expected += float(logp[token])
                 context.append(token)
             assert value == pytest.approx(expected, abs=1e-5)
+
+
+def test_tree_logprobs_equal_sequence_logprobs_on_shared_prefixes():
+    model = tiny_llama()
+    prompt = [1, 5, 6]
+    continuations = [[7], [8, 9], [10, 11, EOS], [8, 10], [8, 9], [10, 11, 12, EOS], [10]]
+    expected = sequence_logprobs(model, prompt, continuations, batch_size=3)
+    assert tree_logprobs(model, prompt, continuations) == pytest.approx(expected, abs=1e-5)
+    assert tree_logprobs(model, prompt, [[7], [9]]) == pytest.approx(sequence_logprobs(model, prompt, [[7], [9]]))
+    with pytest.raises(ValueError, match="empty"):
+        tree_logprobs(model, prompt, [[]])
 
 
 def test_param_delta_cosine():
