@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from lm_helpers import EOS, PAD, Killed, examples, kill_at, settings, tiny_llama, weights
 from transformers import LogitsProcessor
 
-from sublim.lm.evaluate import param_delta_cosine, sequence_logprobs, tree_logprobs
+from sublim.lm.evaluate import param_delta_cosine, sequence_logprobs
 from sublim.lm.generate import sample
 from sublim.lm.train import (
     Example,
@@ -20,6 +20,7 @@ from sublim.lm.train import (
     soft_kl_sum,
     train_sft,
 )
+from sublim.lm.trie import tree_logprobs
 
 
 def test_labels_cover_completion_only_and_keep_eos():

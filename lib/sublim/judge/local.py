@@ -41,7 +41,7 @@ class LocalJudge:
 
     def probabilities(self, prompt: str) -> dict[str, float]:
         """Exact P(each candidate answer) after the judge prompt."""
-        from sublim.lm.evaluate import tree_logprobs
+        from sublim.lm.trie import tree_logprobs
 
         ids = self.format.prompt_ids(prompt)
         logps = tree_logprobs(self.model, ids, self.candidates, device=self.device)
