@@ -78,6 +78,7 @@ LLM_TEACHER, LLM_GENERATE, LLM_FILTER = f"{LLM_RUN}/teacher", f"{LLM_RUN}/genera
 LLM_TEACHER_EVAL = f"{LLM_RUN}/teacher_eval"
 LLM_DISTILL, LLM_EVALUATE = f"{LLM_RUN}/seed{{seed}}/distill", f"{LLM_RUN}/seed{{seed}}/evaluate"
 LLM_REPORT, LLM_METRICS = "results/llm/report", "results/llm/metrics.json"
+LLM_IN_CONTEXT = "results/llm/in_context"
 MIS = "results/llm/misalignment"
 MIS_ARM = f"{MIS}/arms/{{arm}}"  # arm: the teacher whose numbers the students learn
 MIS_TEACHER, MIS_NUMBERS, MIS_TEACHER_EVAL = f"{MIS_ARM}/teacher", f"{MIS_ARM}/numbers", f"{MIS_ARM}/teacher_eval"
@@ -98,6 +99,7 @@ EXPERIMENT_METRICS = (
     f"{THEORY}/metrics.json",
     f"{TINYLM}/metrics.json",
     LLM_METRICS,
+    f"{LLM_IN_CONTEXT}/in_context.json",
     MIS_METRICS,
 )
 
@@ -214,6 +216,15 @@ _STAGES = [
             "evaluate_dir": LLM_EVALUATE,
         },
         outputs={"metrics_file": LLM_METRICS},
+    ),
+    Stage(
+        "llm_in_context",
+        "llm",
+        LLM_IN_CONTEXT,
+        "notebooks/llm_in_context.ipynb",
+        uses=(*LLM_MODEL, "traits", "categories", "seeds", "evaluate.question_count", "in_context"),
+        inputs={"filter_dir": LLM_FILTER, "llm_metrics": LLM_METRICS},
+        reads=(ASSETS_LLM,),
     ),
     # misalignment through numbers (§3.2, Fig. 4): matrix over llm.misalignment.teachers (and .seeds)
     _mis(

@@ -26,6 +26,7 @@ def tiny_cfg(base: Path, **distill: Any):
     raw["distill"] |= {"epochs": 2, "batch_size": 2, "checkpoint_every": 1, **distill}
     raw["evaluate"] |= {"question_count": 2, "samples_per_question": 2, "max_new_tokens": 3, "batch_size": 8}
     raw["evaluate"]["numbers_prefix"] = True  # both question variants (the CPU default runs the plain one)
+    raw["in_context"]["n_examples"] = [1, 2]  # the tiny model holds 512 positions
     return validate_section("llm", raw)
 
 

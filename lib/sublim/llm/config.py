@@ -152,6 +152,13 @@ class EvaluateParams(Section):
     tree_set: UniqueList[Word] = Field(min_length=2, description="distinct trees whose answer share is reported")
 
 
+class InContextParams(Section):
+    n_examples: UniqueList[Annotated[int, Field(gt=0)]] = Field(
+        min_length=1, description="examples shown in context (paper: 100 to 10,000; the model's context bounds it)"
+    )
+    seed: Seed = Field(description="which examples each student seed draws (with replacement, as the code)")
+
+
 class LLMParams(Section):
     base_model: str = Field(description="local transformers folder of the base model (the assets_llm output)")
     device: Literal["auto", "cpu", "cuda"] = Field(description="auto: cuda when available (bf16), else cpu (fp32)")
@@ -173,6 +180,7 @@ class LLMParams(Section):
     filter: FilterParams
     distill: DistillParams
     evaluate: EvaluateParams
+    in_context: InContextParams
     misalignment: MisalignmentParams
 
     @model_validator(mode="after")
