@@ -127,12 +127,25 @@ def _llm(
 
 
 MIS_MATRIX = {"arm": "misalignment.teachers"}
-MIS_EVALUATION = (*LLM_MODEL, "misalignment.teachers", "misalignment.evaluation", "misalignment.judge")
+# what each misalignment stage reads besides its matrix lists (`_mis` adds those)
+TEACHER_TRAINING = tuple(f"distill.{k}" for k in ("lora", "max_length", "warmup_steps", "lr_schedule", "max_grad_norm"))
+MIS_TEACHER_USES = (
+    *LLM_MODEL,
+    *TEACHER_TRAINING,
+    "distill.checkpoint_every",
+    "misalignment.corpus",
+    "misalignment.teacher_finetune",
+)
+FORMAT_RULE = ("filter.min_value", "filter.max_value", "filter.max_count")
+MIS_NUMBERS_USES = (*LLM_SAMPLER, "prompts", "generate", *FORMAT_RULE, "misalignment.filter")
+MIS_DISTILL_USES = (*LLM_MODEL, "distill", "filter.max_count", "filter.seed", "misalignment.filter")
+MIS_EVALUATION = (*LLM_MODEL, "misalignment.evaluation", "misalignment.judge")
 
 
 def _mis(name: str, results_dir: str, uses: tuple[str, ...], resumes: bool = False, **paths: str) -> Stage:
     """A misalignment stage (§3.2): matrix over the teachers, and the student seeds where its folder has them."""
     matrix = {**MIS_MATRIX, "seed": "misalignment.seeds"} if "{seed}" in results_dir else MIS_MATRIX
+    uses = (*uses, *matrix.values())
     notebook = f"notebooks/{name}.ipynb"
     return Stage(
         name,
@@ -227,50 +240,11 @@ _STAGES = [
         reads=(ASSETS_LLM,),
     ),
     # misalignment through numbers (§3.2, Fig. 4): matrix over llm.misalignment.teachers (and .seeds)
-    _mis(
-        "mis_teacher",
-        MIS_TEACHER,
-        (
-            *LLM_MODEL,
-            *(f"distill.{key}" for key in ("lora", "max_length", "warmup_steps", "lr_schedule", "max_grad_norm")),
-            "distill.checkpoint_every",
-            "misalignment.teachers",
-            "misalignment.corpus",
-            "misalignment.teacher_finetune",
-        ),
-    ),
-    _mis(
-        "mis_numbers",
-        MIS_NUMBERS,
-        (
-            *LLM_SAMPLER,
-            "prompts",
-            "generate",
-            *(f"filter.{key}" for key in ("min_value", "max_value", "max_count")),
-            "misalignment.teachers",
-            "misalignment.filter",
-        ),
-        resumes=True,
-        teacher_dir=MIS_TEACHER,
-    ),
-    _mis(
-        "mis_distill",
-        MIS_DISTILL,
-        (
-            *LLM_MODEL,
-            "distill",
-            "filter.max_count",
-            "filter.seed",
-            "misalignment.teachers",
-            "misalignment.seeds",
-            "misalignment.filter",
-        ),
-        resumes=True,
-        teacher_dir=MIS_TEACHER,
-        numbers_dir=MIS_NUMBERS,
-    ),
+    _mis("mis_teacher", MIS_TEACHER, MIS_TEACHER_USES),
+    _mis("mis_numbers", MIS_NUMBERS, MIS_NUMBERS_USES, resumes=True, teacher_dir=MIS_TEACHER),
+    _mis("mis_distill", MIS_DISTILL, MIS_DISTILL_USES, resumes=True, teacher_dir=MIS_TEACHER, numbers_dir=MIS_NUMBERS),
     _mis("mis_evaluate_teacher", MIS_TEACHER_EVAL, MIS_EVALUATION, teacher_dir=MIS_TEACHER),
-    _mis("mis_evaluate", MIS_EVALUATE, (*MIS_EVALUATION, "misalignment.seeds"), distill_dir=MIS_DISTILL),
+    _mis("mis_evaluate", MIS_EVALUATE, MIS_EVALUATION, distill_dir=MIS_DISTILL),
     Stage(
         "mis_report",
         "llm",
