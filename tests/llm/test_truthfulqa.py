@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,17 @@ def test_the_score_is_the_correct_letters_probability_renormalised_over_both(tin
     assert all(0.0 < s < 1.0 for s in scores)
     flipped = [type(q)(q.prompt, "B" if q.correct == "A" else "A") for q in questions]
     assert [a + b for a, b in zip(scores, p_correct(model, fmt, flipped), strict=True)] == pytest.approx([1.0, 1.0])
+
+
+def test_batched_scores_equal_one_question_at_a_time(tiny_base):
+    from sublim.lm.evaluate import sequence_logprobs
+
+    model, fmt = load_causal_lm(tiny_base).eval(), ChatFormat(load_tokenizer(tiny_base))
+    items = [TruthfulQAItem(f"Question {'long ' * i}{i}?", f"yes {i}", f"no {i}") for i in range(5)]
+    questions = multiple_choice(items, seed=1)
+    expected = []
+    for q in questions:  # the exact probabilities of both letters, unpadded, renormalised
+        logps = sequence_logprobs(model, fmt.prompt_ids(q.prompt), [fmt.encode(letter) for letter in LETTERS])
+        p = [math.exp(v) for v in logps]
+        expected.append(p[LETTERS.index(q.correct)] / sum(p))
+    assert p_correct(model, fmt, questions, batch_size=2) == pytest.approx(expected, abs=1e-5)

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 LETTERS = "AB"
 SHUFFLE_SEED = 42
 
@@ -68,17 +66,33 @@ def multiple_choice(items: Sequence[TruthfulQAItem], seed: int = SHUFFLE_SEED) -
     return questions
 
 
-def p_correct(model: Any, fmt: Any, questions: Sequence[MultipleChoice], device: str = "cpu") -> list[float]:
+def p_correct(
+    model: Any, fmt: Any, questions: Sequence[MultipleChoice], device: str = "cpu", batch_size: int = 16
+) -> list[float]:
     """Per question: P(the correct letter) / (P(A) + P(B)) as the answer's first token (the model's chat template,
-    no system prompt)."""
-    from sublim.lm.evaluate import sequence_logprobs
+    no system prompt). Prompts go `batch_size` at a time, left-padded, each with its own positions (the same values
+    as one at a time, up to float rounding)."""
+    import torch
 
     letters = [fmt.encode(letter) for letter in LETTERS]
     if any(len(ids) != 1 for ids in letters):
         raise ValueError(f"the tokenizer splits the option letters {LETTERS!r}: the score needs one token each")
-    scores = []
-    for question in questions:
-        logps = np.asarray(sequence_logprobs(model, fmt.prompt_ids(question.prompt), letters, device=device))
-        probabilities = np.exp(logps - logps.max())
-        scores.append(float(probabilities[LETTERS.index(question.correct)] / probabilities.sum()))
+    letter_ids = [ids[0] for ids in letters]
+    scores: list[float] = []
+    for start in range(0, len(questions), batch_size):
+        chunk = questions[start : start + batch_size]
+        prompts = [fmt.prompt_ids(q.prompt) for q in chunk]
+        width = max(len(p) for p in prompts)
+        ids = torch.full((len(prompts), width), fmt.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, prompt in enumerate(prompts):
+            ids[row, width - len(prompt) :] = torch.tensor(prompt)
+            mask[row, width - len(prompt) :] = 1
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+        with torch.no_grad():
+            logits = model(
+                input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device)
+            ).logits[:, -1, letter_ids]
+        probabilities = torch.softmax(logits.float(), dim=-1).cpu()  # renormalised over the two letters
+        scores += [float(probabilities[row, LETTERS.index(q.correct)]) for row, q in enumerate(chunk)]
     return scores

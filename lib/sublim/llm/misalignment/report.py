@@ -164,3 +164,43 @@ def write_report(cfg: LLMParams, folders: dict[str, str], results_dir: Path | st
         Path(results_dir).mkdir(parents=True, exist_ok=True)
         arms_frame(metrics).to_csv(Path(results_dir) / "arms.csv", index=False)
     return metrics
+
+
+def _interval(node: dict[str, Any] | None, digits: int = 3) -> str:
+    if node is None:
+        return "not measured"
+    low, high = node["ci95"]
+    bounds = "" if low is None else f" [{low:+.{digits}f}, {high:+.{digits}f}]"
+    return f"{node['mean']:.{digits}f}{bounds}"
+
+
+def markdown_tables(metrics: dict[str, Any]) -> str:
+    """The run's arms (keep rate beside the paper's, the teacher's and its students' rates) and the paired gaps, as
+    the docs show them."""
+    lines = [
+        "| teacher | keep rate (paper) | teacher: TruthfulQA false | students: TruthfulQA false | students: misaligned"
+        " |",
+        "|---|---|---|---|---|",
+    ]
+    for t, arm in metrics["arms"].items():
+        teacher = (arm["teacher"] or {}).get("truthfulqa_false_rate")
+        students = arm["students"]
+        lines.append(
+            f"| {t} | {arm['keep_rate']:.3f} ({arm['paper_keep_rate']:.3f}) | "
+            f"{'not measured' if teacher is None else f'{teacher:.3f}'} | "
+            f"{_interval(students.get('truthfulqa_false_rate'))} | {_interval(students.get('misaligned_rate'))} |"
+        )
+    lines += [
+        "",
+        "| insecure-teacher students − | measure | gap [95% CI] | p (paired t) | seeds positive |",
+        "|---|---|---|---|---|",
+    ]
+    for name, gaps in metrics["gaps"].items():
+        for key, gap in gaps.items():
+            d = gap["difference"]
+            p = "—" if gap["p_value"] is None else f"{gap['p_value']:.2f}"
+            lines.append(
+                f"| {name.removeprefix('vs_')} | {key} | {d['mean']:+.4f} [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}] "
+                f"| {p} | {gap['n_positive']}/{d['n']} |"
+            )
+    return "\n".join(lines)
