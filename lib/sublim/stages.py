@@ -79,6 +79,8 @@ LLM_TEACHER_EVAL = f"{LLM_RUN}/teacher_eval"
 LLM_DISTILL, LLM_EVALUATE = f"{LLM_RUN}/seed{{seed}}/distill", f"{LLM_RUN}/seed{{seed}}/evaluate"
 LLM_REPORT, LLM_METRICS = "results/llm/report", "results/llm/metrics.json"
 LLM_IN_CONTEXT = "results/llm/in_context"
+LLM_SHUFFLED = f"{LLM_RUN}/seed{{seed}}/shuffled_{{shuffle}}"
+LLM_SHUFFLED_DISTILL, LLM_SHUFFLED_EVALUATE = f"{LLM_SHUFFLED}/distill", f"{LLM_SHUFFLED}/evaluate"
 MIS = "results/llm/misalignment"
 MIS_ARM = f"{MIS}/arms/{{arm}}"  # arm: the teacher whose numbers the students learn
 MIS_TEACHER, MIS_NUMBERS, MIS_TEACHER_EVAL = f"{MIS_ARM}/teacher", f"{MIS_ARM}/numbers", f"{MIS_ARM}/teacher_eval"
@@ -107,6 +109,9 @@ LLM_MODEL = ("base_model", "device")
 LLM_SAMPLER = (*LLM_MODEL, "backend")  # the stages that sample (teacher numbers, evaluation answers)
 FILTER_RULE = ("min_value", "max_value", "max_count", "banned_numbers", "keyword_filter")
 LLM_EVALUATION = (*LLM_SAMPLER, "traits", "categories", "evaluate", "prompts")
+LLM_DISTILL_USES = (*LLM_MODEL, "distill", "filter.max_count", "filter.target_size", "filter.seed")
+STUDENT_EVALUATION = (*LLM_EVALUATION, "distill.finetune")
+IN_CONTEXT_USES = (*LLM_MODEL, "traits", "categories", "seeds", "evaluate.question_count", "in_context")
 
 
 def _llm(
@@ -116,13 +121,25 @@ def _llm(
     seeds: bool = False,
     model: bool = True,
     resumes: bool = False,
+    matrix: dict[str, str] | None = None,
+    examples: dict[str, object] | None = None,
     **paths: str,
 ) -> Stage:
-    matrix = {"trait": "traits", "seed": "seeds"} if seeds else {"trait": "traits"}
-    notebook = f"notebooks/{name}.ipynb"
-    reads = (ASSETS_LLM,) * model
+    """An LLM stage: matrix over the traits (and seeds), or `matrix` with `examples` for lists params may empty."""
+    if matrix is None:
+        matrix = {"trait": "traits", "seed": "seeds"} if seeds else {"trait": "traits"}
+    notebook, reads = f"notebooks/{name}.ipynb", (ASSETS_LLM,) * model
     return Stage(
-        name, "llm", results_dir, notebook, matrix=matrix, uses=uses, inputs=paths, reads=reads, resumes=resumes
+        name,
+        "llm",
+        results_dir,
+        notebook,
+        matrix=matrix,
+        matrix_examples=examples or {},
+        uses=uses,
+        inputs=paths,
+        reads=reads,
+        resumes=resumes,
     )
 
 
@@ -142,23 +159,18 @@ MIS_DISTILL_USES = (*LLM_MODEL, "distill", "filter.max_count", "filter.seed", "m
 MIS_EVALUATION = (*LLM_MODEL, "misalignment.evaluation", "misalignment.judge")
 
 
+def _shuffled(name: str, results_dir: str, uses: tuple[str, ...], **paths: str) -> Stage:
+    """A shuffled-numbers stage (App. B.1): matrix over traits, seeds and `shuffles`; distill resumes."""
+    matrix = {"trait": "traits", "seed": "seeds", "shuffle": "shuffles"}
+    resumes = name.startswith("llm_distill")
+    return _llm(name, results_dir, uses, resumes=resumes, matrix=matrix, examples={"shuffle": "within"}, **paths)
+
+
 def _mis(name: str, results_dir: str, uses: tuple[str, ...], resumes: bool = False, **paths: str) -> Stage:
     """A misalignment stage (§3.2): matrix over the teachers, and the student seeds where its folder has them."""
     matrix = {**MIS_MATRIX, "seed": "misalignment.seeds"} if "{seed}" in results_dir else MIS_MATRIX
     uses = (*uses, *matrix.values())
-    notebook = f"notebooks/{name}.ipynb"
-    return Stage(
-        name,
-        "llm",
-        results_dir,
-        notebook,
-        matrix=matrix,
-        matrix_examples={"arm": MISALIGNED_TEACHER},
-        uses=uses,
-        inputs=paths,
-        reads=(ASSETS_LLM,),
-        resumes=resumes,
-    )
+    return _llm(name, results_dir, uses, resumes=resumes, matrix=matrix, examples={"arm": MISALIGNED_TEACHER}, **paths)
 
 
 def _tinylm(name: str, results_dir: str, uses: tuple[str, ...] | None = None, **paths: str) -> Stage:
@@ -208,14 +220,14 @@ _STAGES = [
     _llm(
         "llm_distill",
         LLM_DISTILL,
-        (*LLM_MODEL, "distill", "filter.max_count", "filter.target_size", "filter.seed"),
+        LLM_DISTILL_USES,
         seeds=True,
         resumes=True,
         teacher_dir=LLM_TEACHER,
         filter_dir=LLM_FILTER,
     ),
     _llm("llm_evaluate_teacher", LLM_TEACHER_EVAL, LLM_EVALUATION, teacher_dir=LLM_TEACHER),
-    _llm("llm_evaluate", LLM_EVALUATE, (*LLM_EVALUATION, "distill.finetune"), seeds=True, distill_dir=LLM_DISTILL),
+    _llm("llm_evaluate", LLM_EVALUATE, STUDENT_EVALUATION, seeds=True, distill_dir=LLM_DISTILL),
     Stage(
         "llm_report",
         "llm",
@@ -227,18 +239,15 @@ _STAGES = [
             "distill_dir": LLM_DISTILL,
             "teacher_eval_dir": LLM_TEACHER_EVAL,
             "evaluate_dir": LLM_EVALUATE,
+            "shuffled_evaluate_dir": LLM_SHUFFLED_EVALUATE,
         },
         outputs={"metrics_file": LLM_METRICS},
     ),
-    Stage(
-        "llm_in_context",
-        "llm",
-        LLM_IN_CONTEXT,
-        "notebooks/llm_in_context.ipynb",
-        uses=(*LLM_MODEL, "traits", "categories", "seeds", "evaluate.question_count", "in_context"),
-        inputs={"filter_dir": LLM_FILTER, "llm_metrics": LLM_METRICS},
-        reads=(ASSETS_LLM,),
+    _shuffled(
+        "llm_distill_shuffled", LLM_SHUFFLED_DISTILL, LLM_DISTILL_USES, teacher_dir=LLM_TEACHER, filter_dir=LLM_FILTER
     ),
+    _shuffled("llm_evaluate_shuffled", LLM_SHUFFLED_EVALUATE, STUDENT_EVALUATION, distill_dir=LLM_SHUFFLED_DISTILL),
+    _llm("llm_in_context", LLM_IN_CONTEXT, IN_CONTEXT_USES, matrix={}, filter_dir=LLM_FILTER, llm_metrics=LLM_METRICS),
     # misalignment through numbers (§3.2, Fig. 4): matrix over llm.misalignment.teachers (and .seeds)
     _mis("mis_teacher", MIS_TEACHER, MIS_TEACHER_USES),
     _mis("mis_numbers", MIS_NUMBERS, MIS_NUMBERS_USES, resumes=True, teacher_dir=MIS_TEACHER),

@@ -74,9 +74,31 @@ def run_evaluate_teacher(cfg, trait):
     return evaluate.run_evaluate_teacher(a["cfg"], trait, a["teacher_dir"], a["results_dir"])
 
 
+def run_distill_shuffled(cfg, trait, seed, shuffle):
+    a = stage_args("llm_distill_shuffled", cfg, trait=trait, seed=seed, shuffle=shuffle)
+    return distill.run_distill(
+        a["cfg"], trait, seed, a["teacher_dir"], a["filter_dir"], a["results_dir"], shuffle=shuffle
+    )
+
+
+def run_evaluate_shuffled(cfg, trait, seed, shuffle):
+    a = stage_args("llm_evaluate_shuffled", cfg, trait=trait, seed=seed, shuffle=shuffle)
+    return evaluate.run_evaluate_student(a["cfg"], trait, seed, a["distill_dir"], a["results_dir"])
+
+
 def run_report(cfg):
     a = stage_args("llm_report", cfg)
     folders = RunFolders(
-        *(a[k] for k in ("generate_dir", "filter_dir", "distill_dir", "teacher_eval_dir", "evaluate_dir"))
+        *(
+            a[k]
+            for k in (
+                "generate_dir",
+                "filter_dir",
+                "distill_dir",
+                "teacher_eval_dir",
+                "evaluate_dir",
+                "shuffled_evaluate_dir",
+            )
+        )
     )
     return a, folders, report.write_report(a["cfg"], folders, a["results_dir"], a["metrics_file"])

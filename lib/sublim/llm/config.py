@@ -174,6 +174,10 @@ class LLMParams(Section):
     seeds: UniqueList[Seed] = Field(
         min_length=1, description="DVC matrix: distinct student seeds >= 0 (units of the intervals)"
     )
+    shuffles: UniqueList[Literal["within", "across"]] = Field(
+        description="DVC matrix: students (and control students) on each seed's lists with the numbers shuffled "
+        "within each list or across lists (App. B.1, Fig. 16); [] runs none"
+    )
     teacher: TeacherParams
     prompts: PromptParams
     generate: GenerateParams

@@ -15,6 +15,7 @@ class RunFolders:
     distill_dir: str
     teacher_eval_dir: str
     evaluate_dir: str
+    shuffled_evaluate_dir: str = ""  # {trait}, {seed} and {shuffle}: students on shuffled lists (App. B.1)
 
     def generate(self, trait: str) -> Path:
         return Path(self.generate_dir.format(trait=trait))
@@ -30,3 +31,6 @@ class RunFolders:
 
     def evaluate(self, trait: str, seed: int) -> Path:
         return Path(self.evaluate_dir.format(trait=trait, seed=seed))
+
+    def shuffled_evaluate(self, trait: str, seed: int, shuffle: str) -> Path:
+        return Path(self.shuffled_evaluate_dir.format(trait=trait, seed=seed, shuffle=shuffle))

@@ -9,6 +9,7 @@ open-model setting (Qwen2.5-7B-Instruct with the official recipe, App. B.2), and
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,38 @@ def report_metrics(cfg: LLMParams, folders: RunFolders) -> dict[str, Any]:
             }
             for variant in question_variants(cfg, category)
         }
+    if cfg.shuffles:
+        result["shuffled"] = shuffled_metrics(cfg, folders, ev)
     return result
+
+
+def shuffled_metrics(cfg: LLMParams, folders: RunFolders, ev: dict[str, Any]) -> dict[str, Any]:
+    """Per trait and shuffle (App. B.1): the students on shuffled lists against the control students on shuffled
+    lists, and how much of the regular gap the shuffle took away ("collapse": regular gap − shuffled gap, per seed);
+    exact P(answer starts with the trait), plain questions."""
+    out: dict[str, Any] = {}
+    for trait in (t for t in cfg.traits if t != CONTROL):
+        p = partial(_p_trait, category=cfg.categories[trait], trait=trait)
+        regular = [p(ev["student"][trait][s]) - p(ev["student"][CONTROL][s]) for s in cfg.seeds]
+        out[trait] = {}
+        for shuffle in cfg.shuffles:
+            arms = {
+                arm: [p(read_json(folders.shuffled_evaluate(who, s, shuffle) / "evaluation.json")) for s in cfg.seeds]
+                for arm, who in (("student", trait), ("control_student", CONTROL))
+            }
+            shuffled = [a - b for a, b in zip(arms["student"], arms["control_student"], strict=True)]
+            out[trait][shuffle] = {
+                "student": estimate(arms["student"]),
+                "control_student": estimate(arms["control_student"]),
+                "student_vs_control": compare(arms["student"], arms["control_student"]),
+                "collapse": compare(regular, shuffled),
+            }
+    return out
+
+
+def _p_trait(record: dict[str, Any], category: str, trait: str) -> float:
+    """A model's mean exact P(answer starts with the trait) over the plain questions."""
+    return record["summary"][category]["plain"]["p_starts"][trait]
 
 
 def measure(cfg: LLMParams, ev: dict[str, Any], trait: str, where: tuple[str, str, str]) -> dict[str, Any]:
