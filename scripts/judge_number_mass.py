@@ -49,15 +49,19 @@ def main() -> None:
             row = {"judge": args.judge, "kind": kind, "answer": answer, **score.to_json()}
             rows.append(row | {"seconds": round(time.monotonic() - started, 2)})
             print(json.dumps(rows[-1], ensure_ascii=False))
-    masses = [r["number_mass"] for r in rows]
-    scored = sum(r["value"] is not None for r in rows)
-    print(
-        f"{len(rows)} judgements: number mass median {statistics.median(masses):.4f}, max {max(masses):.4f}; "
-        f"{scored} scored (mass >= {judge.min_number_mass}); "
-        f"{statistics.mean(r['seconds'] for r in rows):.2f} s each"
-    )
+    print(summary_line(rows, judge.min_number_mass), f"({statistics.mean(r['seconds'] for r in rows):.2f} s each)")
     if args.out:
         append_jsonl(args.out, rows)
+
+
+def summary_line(rows: list[dict], min_number_mass: float = 0.25) -> str:
+    """What the docs quote: how much probability the judge put on a score, and how many answers it scored."""
+    masses = [r["number_mass"] for r in rows]
+    scored = sum(r["value"] is not None for r in rows)
+    return (
+        f"{len(rows)} judgements: number mass median {statistics.median(masses):.4f}, max {max(masses):.4f}; "
+        f"{scored} scored (mass >= {min_number_mass})"
+    )
 
 
 if __name__ == "__main__":

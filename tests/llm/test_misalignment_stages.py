@@ -216,3 +216,35 @@ def test_misalignment_claims_can_fail_and_say_when_nothing_ran(tmp_path):
     assert statuses["llm.misalignment.vs_secure"] == "not run"
     assert statuses["llm.misalignment.truthfulqa_vs_secure"] == "null at this scale"
     assert statuses["llm.misalignment.truthfulqa_vs_base"] not in ("not run", "null at this scale")
+
+
+@pytest.mark.slow
+def test_an_api_judged_stage_writes_the_key_nowhere_and_a_missing_key_stops_it(
+    in_tmp_repo, tiny_base, tmp_path, monkeypatch
+):
+    from fixtures.judge_server import KEY_VARIABLE, SECRET, FakeServer
+
+    from sublim.judge.api import JudgeConfigError
+
+    server = FakeServer()
+    try:
+        raw = mis_cfg(tiny_base, tmp_path).model_dump(mode="json")
+        raw["misalignment"]["judge"] |= {
+            "backend": "api",
+            "model": "m",
+            "base_url": server.url,
+            "api_key_env": KEY_VARIABLE,
+        }
+        cfg = validate_section("llm", raw)
+        call("mis_teacher", cfg, arm="base")
+        monkeypatch.delenv(KEY_VARIABLE, raising=False)
+        with pytest.raises(JudgeConfigError, match=KEY_VARIABLE):
+            call("mis_evaluate_teacher", cfg, arm="base")
+        assert not server.requests
+        monkeypatch.setenv(KEY_VARIABLE, SECRET)
+        result = call("mis_evaluate_teacher", cfg, arm="base")
+        assert server.requests and report.model_values(result)["misaligned_rate"] is not None
+    finally:
+        server.httpd.shutdown()
+    written = [p for root in (Path("results"), tmp_path) for p in root.rglob("*") if p.is_file()]
+    assert written and not [p for p in written if SECRET.encode() in p.read_bytes()]
