@@ -248,3 +248,16 @@ def test_an_api_judged_stage_writes_the_key_nowhere_and_a_missing_key_stops_it(
         server.httpd.shutdown()
     written = [p for root in (Path("results"), tmp_path) for p in root.rglob("*") if p.is_file()]
     assert written and not [p for p in written if SECRET.encode() in p.read_bytes()]
+
+
+def test_the_readme_quotes_the_measured_judge_number_mass():
+    import json
+    import statistics
+
+    rows = [json.loads(line) for line in (REPO / "docs/llm_judge_number_mass.jsonl").read_text().splitlines()]
+    masses = [r["number_mass"] for r in rows]
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert f"about {len(rows) // 2} of its own answers" in readme
+    assert f"a median {statistics.median(masses) * 100:.2f}% of its probability" in readme
+    assert f"at most {max(masses) * 100:.0f}%" in readme
+    assert not any(r["value"] is not None for r in rows)  # so: nothing scored
