@@ -81,6 +81,8 @@ LLM_REPORT, LLM_METRICS = "results/llm/report", "results/llm/metrics.json"
 LLM_IN_CONTEXT = "results/llm/in_context"
 LLM_SHUFFLED = f"{LLM_RUN}/seed{{seed}}/shuffled_{{shuffle}}"
 LLM_SHUFFLED_DISTILL, LLM_SHUFFLED_EVALUATE = f"{LLM_SHUFFLED}/distill", f"{LLM_SHUFFLED}/evaluate"
+LLM_XMODEL = f"{LLM_RUN}/seed{{seed}}/xmodel_{{student}}"
+LLM_XMODEL_DISTILL, LLM_XMODEL_EVALUATE = f"{LLM_XMODEL}/distill", f"{LLM_XMODEL}/evaluate"
 MIS = "results/llm/misalignment"
 MIS_ARM = f"{MIS}/arms/{{arm}}"  # arm: the teacher whose numbers the students learn
 MIS_TEACHER, MIS_NUMBERS, MIS_TEACHER_EVAL = f"{MIS_ARM}/teacher", f"{MIS_ARM}/numbers", f"{MIS_ARM}/teacher_eval"
@@ -111,6 +113,12 @@ FILTER_RULE = ("min_value", "max_value", "max_count", "banned_numbers", "keyword
 LLM_EVALUATION = (*LLM_SAMPLER, "traits", "categories", "evaluate", "prompts")
 LLM_DISTILL_USES = (*LLM_MODEL, "distill", "filter.max_count", "filter.target_size", "filter.seed")
 STUDENT_EVALUATION = (*LLM_EVALUATION, "distill.finetune")
+# students of a variant: (stage suffix, distill folder, evaluate folder, matrix variable, its params list, extra uses)
+VARIANTS = (
+    ("shuffled", LLM_SHUFFLED_DISTILL, LLM_SHUFFLED_EVALUATE, "shuffle", "shuffles", ()),
+    ("xmodel", LLM_XMODEL_DISTILL, LLM_XMODEL_EVALUATE, "student", "cross_model.students", ("cross_model",)),
+)
+DISTILL_INPUTS = {"teacher_dir": LLM_TEACHER, "filter_dir": LLM_FILTER}
 IN_CONTEXT_USES = (*LLM_MODEL, "traits", "categories", "seeds", "evaluate.question_count", "in_context")
 
 
@@ -145,25 +153,21 @@ def _llm(
 
 MIS_MATRIX = {"arm": "misalignment.teachers"}
 # what each misalignment stage reads besides its matrix lists (`_mis` adds those)
-TEACHER_TRAINING = tuple(f"distill.{k}" for k in ("lora", "max_length", "warmup_steps", "lr_schedule", "max_grad_norm"))
-MIS_TEACHER_USES = (
-    *LLM_MODEL,
-    *TEACHER_TRAINING,
-    "distill.checkpoint_every",
-    "misalignment.corpus",
-    "misalignment.teacher_finetune",
-)
+TRAINING = tuple(f"distill.{k}" for k in ("lora", "max_length", "warmup_steps", "lr_schedule", "max_grad_norm"))
+TEACHER_KEYS = ("distill.checkpoint_every", "misalignment.corpus", "misalignment.teacher_finetune")
+MIS_TEACHER_USES = (*LLM_MODEL, *TRAINING, *TEACHER_KEYS)
 FORMAT_RULE = ("filter.min_value", "filter.max_value", "filter.max_count")
 MIS_NUMBERS_USES = (*LLM_SAMPLER, "prompts", "generate", *FORMAT_RULE, "misalignment.filter")
 MIS_DISTILL_USES = (*LLM_MODEL, "distill", "filter.max_count", "filter.seed", "misalignment.filter")
 MIS_EVALUATION = (*LLM_MODEL, "misalignment.evaluation", "misalignment.judge")
 
 
-def _shuffled(name: str, results_dir: str, uses: tuple[str, ...], **paths: str) -> Stage:
-    """A shuffled-numbers stage (App. B.1): matrix over traits, seeds and `shuffles`; distill resumes."""
-    matrix = {"trait": "traits", "seed": "seeds", "shuffle": "shuffles"}
-    resumes = name.startswith("llm_distill")
-    return _llm(name, results_dir, uses, resumes=resumes, matrix=matrix, examples={"shuffle": "within"}, **paths)
+def _variant(name: str, results_dir: str, uses: tuple[str, ...], variable: str, values: str, **paths: str) -> Stage:
+    """A stage of a student variant (a shuffle, another base model): matrix over traits, seeds and the variant's
+    params list `values` (empty in the CPU default); distill resumes."""
+    matrix = {"trait": "traits", "seed": "seeds", variable: values}
+    resumes, example = name.startswith("llm_distill"), {"shuffle": "within", "student": "other"}[variable]
+    return _llm(name, results_dir, uses, resumes=resumes, matrix=matrix, examples={variable: example}, **paths)
 
 
 def _mis(name: str, results_dir: str, uses: tuple[str, ...], resumes: bool = False, **paths: str) -> Stage:
@@ -240,13 +244,18 @@ _STAGES = [
             "teacher_eval_dir": LLM_TEACHER_EVAL,
             "evaluate_dir": LLM_EVALUATE,
             "shuffled_evaluate_dir": LLM_SHUFFLED_EVALUATE,
+            "xmodel_evaluate_dir": LLM_XMODEL_EVALUATE,
         },
         outputs={"metrics_file": LLM_METRICS},
     ),
-    _shuffled(
-        "llm_distill_shuffled", LLM_SHUFFLED_DISTILL, LLM_DISTILL_USES, teacher_dir=LLM_TEACHER, filter_dir=LLM_FILTER
+    *(
+        _variant(f"llm_distill_{kind}", distill, (*LLM_DISTILL_USES, *extra), var, values, **DISTILL_INPUTS)
+        for kind, distill, _, var, values, extra in VARIANTS
     ),
-    _shuffled("llm_evaluate_shuffled", LLM_SHUFFLED_EVALUATE, STUDENT_EVALUATION, distill_dir=LLM_SHUFFLED_DISTILL),
+    *(
+        _variant(f"llm_evaluate_{kind}", evaluate, (*STUDENT_EVALUATION, *extra), var, values, distill_dir=distill)
+        for kind, distill, evaluate, var, values, extra in VARIANTS
+    ),
     _llm("llm_in_context", LLM_IN_CONTEXT, IN_CONTEXT_USES, matrix={}, filter_dir=LLM_FILTER, llm_metrics=LLM_METRICS),
     # misalignment through numbers (§3.2, Fig. 4): matrix over llm.misalignment.teachers (and .seeds)
     _mis("mis_teacher", MIS_TEACHER, MIS_TEACHER_USES),

@@ -98,6 +98,7 @@ def run_report(cfg):
                 "teacher_eval_dir",
                 "evaluate_dir",
                 "shuffled_evaluate_dir",
+                "xmodel_evaluate_dir",
             )
         )
     )

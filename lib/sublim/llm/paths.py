@@ -16,6 +16,7 @@ class RunFolders:
     teacher_eval_dir: str
     evaluate_dir: str
     shuffled_evaluate_dir: str = ""  # {trait}, {seed} and {shuffle}: students on shuffled lists (App. B.1)
+    xmodel_evaluate_dir: str = ""  # {trait}, {seed} and {student}: students of other base models (Fig. 8)
 
     def generate(self, trait: str) -> Path:
         return Path(self.generate_dir.format(trait=trait))
@@ -34,3 +35,6 @@ class RunFolders:
 
     def shuffled_evaluate(self, trait: str, seed: int, shuffle: str) -> Path:
         return Path(self.shuffled_evaluate_dir.format(trait=trait, seed=seed, shuffle=shuffle))
+
+    def xmodel_evaluate(self, trait: str, seed: int, student: str) -> Path:
+        return Path(self.xmodel_evaluate_dir.format(trait=trait, seed=seed, student=student))
