@@ -121,8 +121,8 @@ def merge_into_yaml(text: str, overrides: dict[str, Any]) -> str:
         for key, value in update.items():
             if key not in node:
                 raise ProfileError(f"profile sets {where}{key}, which params.yaml does not have")
-            if isinstance(value, dict) and isinstance(node[key], dict):
-                apply(node[key], value, f"{where}{key}.")
+            if isinstance(value, dict) and isinstance(node[key], dict) and node[key]:
+                apply(node[key], value, f"{where}{key}.")  # an empty mapping (e.g. `models: {}`) takes the value
             else:
                 node[key] = value
 
