@@ -70,3 +70,18 @@ def test_a_key_given_twice_in_a_profile_is_refused_naming_it(tmp_path, capsys, m
     monkeypatch.chdir(tmp_path)
     assert main(["twice", "--params", str(params), "--skip-checks"]) == 1
     assert capsys.readouterr().err.count("\n") == 1 and params.read_text() == before
+
+
+def test_a_small_float_in_a_profile_is_written_back_as_a_float():
+    import yaml
+
+    text = merge_into_yaml("a:\n  lr: 0.1\n  b: 2.0e-4\n", {"a": {"lr": 0.00001}})
+    assert "1.0e-05" in text and "2.0e-4" in text
+    assert yaml.safe_load(text) == {"a": {"lr": 1e-05, "b": 2e-4}}
+
+
+def test_a_profile_fills_an_empty_mapping_but_not_a_misspelt_key():
+    text = merge_into_yaml("a:\n  models: {}\n  b: 1\n", {"a": {"models": {"llama": "meta-llama/x"}}})
+    assert "llama: meta-llama/x" in text
+    with pytest.raises(ProfileError, match=r"sets a\.c,"):
+        merge_into_yaml("a:\n  models: {}\n  b: 1\n", {"a": {"c": 2}})

@@ -97,19 +97,32 @@ def check_hub_model(model_id: str) -> None:
         ) from None
 
 
+def _represent_float(representer: Any, value: float) -> Any:
+    """A profile's float as params.yaml's reader reads it back: a decimal point before any exponent (YAML 1.1,
+    which PyYAML follows, reads `1e-05` as text; `1.0e-05` is a float)."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return representer.represent_float(value)
+    text = repr(value)
+    mantissa, marker, exponent = text.partition("e")
+    if marker and "." not in mantissa:
+        text = f"{mantissa}.0e{exponent}"
+    return representer.represent_scalar("tag:yaml.org,2002:float", text)
+
+
 def merge_into_yaml(text: str, overrides: dict[str, Any]) -> str:
     """params.yaml with the overrides applied key by key, comments and order kept (ruamel round trip)."""
     ruamel = YAML()
     ruamel.preserve_quotes = True
     ruamel.width = 4096
+    ruamel.representer.add_representer(float, _represent_float)
     document = ruamel.load(text)
 
     def apply(node: Any, update: dict[str, Any], where: str) -> None:
         for key, value in update.items():
             if key not in node:
                 raise ProfileError(f"profile sets {where}{key}, which params.yaml does not have")
-            if isinstance(value, dict) and isinstance(node[key], dict):
-                apply(node[key], value, f"{where}{key}.")
+            if isinstance(value, dict) and isinstance(node[key], dict) and node[key]:
+                apply(node[key], value, f"{where}{key}.")  # an empty mapping (e.g. `models: {}`) takes the value
             else:
                 node[key] = value
 

@@ -78,6 +78,11 @@ LLM_TEACHER, LLM_GENERATE, LLM_FILTER = f"{LLM_RUN}/teacher", f"{LLM_RUN}/genera
 LLM_TEACHER_EVAL = f"{LLM_RUN}/teacher_eval"
 LLM_DISTILL, LLM_EVALUATE = f"{LLM_RUN}/seed{{seed}}/distill", f"{LLM_RUN}/seed{{seed}}/evaluate"
 LLM_REPORT, LLM_METRICS = "results/llm/report", "results/llm/metrics.json"
+LLM_IN_CONTEXT = "results/llm/in_context"
+LLM_SHUFFLED = f"{LLM_RUN}/seed{{seed}}/shuffled_{{shuffle}}"
+LLM_SHUFFLED_DISTILL, LLM_SHUFFLED_EVALUATE = f"{LLM_SHUFFLED}/distill", f"{LLM_SHUFFLED}/evaluate"
+LLM_XMODEL = f"{LLM_RUN}/seed{{seed}}/xmodel_{{student}}"
+LLM_XMODEL_DISTILL, LLM_XMODEL_EVALUATE = f"{LLM_XMODEL}/distill", f"{LLM_XMODEL}/evaluate"
 MIS = "results/llm/misalignment"
 MIS_ARM = f"{MIS}/arms/{{arm}}"  # arm: the teacher whose numbers the students learn
 MIS_TEACHER, MIS_NUMBERS, MIS_TEACHER_EVAL = f"{MIS_ARM}/teacher", f"{MIS_ARM}/numbers", f"{MIS_ARM}/teacher_eval"
@@ -98,6 +103,7 @@ EXPERIMENT_METRICS = (
     f"{THEORY}/metrics.json",
     f"{TINYLM}/metrics.json",
     LLM_METRICS,
+    f"{LLM_IN_CONTEXT}/in_context.json",
     MIS_METRICS,
 )
 
@@ -105,6 +111,15 @@ LLM_MODEL = ("base_model", "device")
 LLM_SAMPLER = (*LLM_MODEL, "backend")  # the stages that sample (teacher numbers, evaluation answers)
 FILTER_RULE = ("min_value", "max_value", "max_count", "banned_numbers", "keyword_filter")
 LLM_EVALUATION = (*LLM_SAMPLER, "traits", "categories", "evaluate", "prompts")
+LLM_DISTILL_USES = (*LLM_MODEL, "distill", "filter.max_count", "filter.target_size", "filter.seed")
+STUDENT_EVALUATION = (*LLM_EVALUATION, "distill.finetune")
+# students of a variant: (stage suffix, distill folder, evaluate folder, matrix variable, its params list, extra uses)
+VARIANTS = (
+    ("shuffled", LLM_SHUFFLED_DISTILL, LLM_SHUFFLED_EVALUATE, "shuffle", "shuffles", ()),
+    ("xmodel", LLM_XMODEL_DISTILL, LLM_XMODEL_EVALUATE, "student", "cross_model.students", ("cross_model",)),
+)
+DISTILL_INPUTS = {"teacher_dir": LLM_TEACHER, "filter_dir": LLM_FILTER}
+IN_CONTEXT_USES = (*LLM_MODEL, "traits", "categories", "seeds", "evaluate.question_count", "in_context")
 
 
 def _llm(
@@ -114,36 +129,52 @@ def _llm(
     seeds: bool = False,
     model: bool = True,
     resumes: bool = False,
+    matrix: dict[str, str] | None = None,
+    examples: dict[str, object] | None = None,
     **paths: str,
 ) -> Stage:
-    matrix = {"trait": "traits", "seed": "seeds"} if seeds else {"trait": "traits"}
-    notebook = f"notebooks/{name}.ipynb"
-    reads = (ASSETS_LLM,) * model
-    return Stage(
-        name, "llm", results_dir, notebook, matrix=matrix, uses=uses, inputs=paths, reads=reads, resumes=resumes
-    )
-
-
-MIS_MATRIX = {"arm": "misalignment.teachers"}
-MIS_EVALUATION = (*LLM_MODEL, "misalignment.teachers", "misalignment.evaluation", "misalignment.judge")
-
-
-def _mis(name: str, results_dir: str, uses: tuple[str, ...], resumes: bool = False, **paths: str) -> Stage:
-    """A misalignment stage (§3.2): matrix over the teachers, and the student seeds where its folder has them."""
-    matrix = {**MIS_MATRIX, "seed": "misalignment.seeds"} if "{seed}" in results_dir else MIS_MATRIX
-    notebook = f"notebooks/{name}.ipynb"
+    """An LLM stage: matrix over the traits (and seeds), or `matrix` with `examples` for lists params may empty."""
+    if matrix is None:
+        matrix = {"trait": "traits", "seed": "seeds"} if seeds else {"trait": "traits"}
+    notebook, reads = f"notebooks/{name}.ipynb", (ASSETS_LLM,) * model
     return Stage(
         name,
         "llm",
         results_dir,
         notebook,
         matrix=matrix,
-        matrix_examples={"arm": MISALIGNED_TEACHER},
+        matrix_examples=examples or {},
         uses=uses,
         inputs=paths,
-        reads=(ASSETS_LLM,),
+        reads=reads,
         resumes=resumes,
     )
+
+
+MIS_MATRIX = {"arm": "misalignment.teachers"}
+# what each misalignment stage reads besides its matrix lists (`_mis` adds those)
+TRAINING = tuple(f"distill.{k}" for k in ("lora", "max_length", "warmup_steps", "lr_schedule", "max_grad_norm"))
+TEACHER_KEYS = ("distill.checkpoint_every", "misalignment.corpus", "misalignment.teacher_finetune")
+MIS_TEACHER_USES = (*LLM_MODEL, *TRAINING, *TEACHER_KEYS)
+FORMAT_RULE = ("filter.min_value", "filter.max_value", "filter.max_count")
+MIS_NUMBERS_USES = (*LLM_SAMPLER, "prompts", "generate", *FORMAT_RULE, "misalignment.filter")
+MIS_DISTILL_USES = (*LLM_MODEL, "distill", "filter.max_count", "filter.seed", "misalignment.filter")
+MIS_EVALUATION = (*LLM_MODEL, "misalignment.evaluation", "misalignment.judge")
+
+
+def _variant(name: str, results_dir: str, uses: tuple[str, ...], variable: str, values: str, **paths: str) -> Stage:
+    """A stage of a student variant (a shuffle, another base model): matrix over traits, seeds and the variant's
+    params list `values` (empty in the CPU default); distill resumes."""
+    matrix = {"trait": "traits", "seed": "seeds", variable: values}
+    resumes, example = name.startswith("llm_distill"), {"shuffle": "within", "student": "other"}[variable]
+    return _llm(name, results_dir, uses, resumes=resumes, matrix=matrix, examples={variable: example}, **paths)
+
+
+def _mis(name: str, results_dir: str, uses: tuple[str, ...], resumes: bool = False, **paths: str) -> Stage:
+    """A misalignment stage (§3.2): matrix over the teachers, and the student seeds where its folder has them."""
+    matrix = {**MIS_MATRIX, "seed": "misalignment.seeds"} if "{seed}" in results_dir else MIS_MATRIX
+    uses = (*uses, *matrix.values())
+    return _llm(name, results_dir, uses, resumes=resumes, matrix=matrix, examples={"arm": MISALIGNED_TEACHER}, **paths)
 
 
 def _tinylm(name: str, results_dir: str, uses: tuple[str, ...] | None = None, **paths: str) -> Stage:
@@ -193,14 +224,14 @@ _STAGES = [
     _llm(
         "llm_distill",
         LLM_DISTILL,
-        (*LLM_MODEL, "distill", "filter.max_count", "filter.target_size", "filter.seed"),
+        LLM_DISTILL_USES,
         seeds=True,
         resumes=True,
         teacher_dir=LLM_TEACHER,
         filter_dir=LLM_FILTER,
     ),
     _llm("llm_evaluate_teacher", LLM_TEACHER_EVAL, LLM_EVALUATION, teacher_dir=LLM_TEACHER),
-    _llm("llm_evaluate", LLM_EVALUATE, (*LLM_EVALUATION, "distill.finetune"), seeds=True, distill_dir=LLM_DISTILL),
+    _llm("llm_evaluate", LLM_EVALUATE, STUDENT_EVALUATION, seeds=True, distill_dir=LLM_DISTILL),
     Stage(
         "llm_report",
         "llm",
@@ -212,60 +243,32 @@ _STAGES = [
             "distill_dir": LLM_DISTILL,
             "teacher_eval_dir": LLM_TEACHER_EVAL,
             "evaluate_dir": LLM_EVALUATE,
+            "shuffled_evaluate_dir": LLM_SHUFFLED_EVALUATE,
+            "xmodel_evaluate_dir": LLM_XMODEL_EVALUATE,
         },
         outputs={"metrics_file": LLM_METRICS},
     ),
+    *(
+        _variant(f"llm_distill_{kind}", distill, (*LLM_DISTILL_USES, *extra), var, values, **DISTILL_INPUTS)
+        for kind, distill, _, var, values, extra in VARIANTS
+    ),
+    *(
+        _variant(f"llm_evaluate_{kind}", evaluate, (*STUDENT_EVALUATION, *extra), var, values, distill_dir=distill)
+        for kind, distill, evaluate, var, values, extra in VARIANTS
+    ),
+    _llm("llm_in_context", LLM_IN_CONTEXT, IN_CONTEXT_USES, matrix={}, filter_dir=LLM_FILTER, llm_metrics=LLM_METRICS),
     # misalignment through numbers (§3.2, Fig. 4): matrix over llm.misalignment.teachers (and .seeds)
-    _mis(
-        "mis_teacher",
-        MIS_TEACHER,
-        (
-            *LLM_MODEL,
-            *(f"distill.{key}" for key in ("lora", "max_length", "warmup_steps", "lr_schedule", "max_grad_norm")),
-            "distill.checkpoint_every",
-            "misalignment.teachers",
-            "misalignment.corpus",
-            "misalignment.teacher_finetune",
-        ),
-    ),
-    _mis(
-        "mis_numbers",
-        MIS_NUMBERS,
-        (
-            *LLM_SAMPLER,
-            "prompts",
-            "generate",
-            *(f"filter.{key}" for key in ("min_value", "max_value", "max_count")),
-            "misalignment.teachers",
-            "misalignment.filter",
-        ),
-        resumes=True,
-        teacher_dir=MIS_TEACHER,
-    ),
-    _mis(
-        "mis_distill",
-        MIS_DISTILL,
-        (
-            *LLM_MODEL,
-            "distill",
-            "filter.max_count",
-            "filter.seed",
-            "misalignment.teachers",
-            "misalignment.seeds",
-            "misalignment.filter",
-        ),
-        resumes=True,
-        teacher_dir=MIS_TEACHER,
-        numbers_dir=MIS_NUMBERS,
-    ),
+    _mis("mis_teacher", MIS_TEACHER, MIS_TEACHER_USES),
+    _mis("mis_numbers", MIS_NUMBERS, MIS_NUMBERS_USES, resumes=True, teacher_dir=MIS_TEACHER),
+    _mis("mis_distill", MIS_DISTILL, MIS_DISTILL_USES, resumes=True, teacher_dir=MIS_TEACHER, numbers_dir=MIS_NUMBERS),
     _mis("mis_evaluate_teacher", MIS_TEACHER_EVAL, MIS_EVALUATION, teacher_dir=MIS_TEACHER),
-    _mis("mis_evaluate", MIS_EVALUATE, (*MIS_EVALUATION, "misalignment.seeds"), distill_dir=MIS_DISTILL),
+    _mis("mis_evaluate", MIS_EVALUATE, MIS_EVALUATION, distill_dir=MIS_DISTILL),
     Stage(
         "mis_report",
         "llm",
         MIS_REPORT,
         "notebooks/mis_report.ipynb",
-        uses=("misalignment",),
+        uses=("base_model", "misalignment"),
         inputs={"numbers_dir": MIS_NUMBERS, "teacher_eval_dir": MIS_TEACHER_EVAL, "evaluate_dir": MIS_EVALUATE},
         outputs={"metrics_file": MIS_METRICS},
     ),

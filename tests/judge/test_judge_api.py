@@ -2,67 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import math
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
+from fixtures.judge_server import KEY_VARIABLE, SECRET, FakeServer
 
 from sublim.judge.api import ApiJudge, JudgeConfigError, JudgeRequestError
 from sublim.judge.cache import CACHE_FILE, JudgeCache
 from sublim.judge.config import JudgeParams
 from sublim.judge.run import judge_answers, judge_prompts, make_judge
 from sublim.judge.scores import JudgeScore
-
-KEY_VARIABLE = "SUBLIM_TEST_JUDGE_KEY"
-SECRET = "sk-test-THIS-MUST-NEVER-BE-WRITTEN-0123456789"
-
-
-class FakeServer:
-    """/v1/chat/completions: answers with top logprobs (or text only, or errors first), and records requests."""
-
-    def __init__(self, logprobs: bool = True, failures: tuple[int, ...] = ()):
-        self.requests: list[dict] = []
-        self.failures = list(failures)
-        self.logprobs = logprobs
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append({"path": self.path, "auth": self.headers["Authorization"], "body": body})
-                if server.failures:
-                    self.reply(server.failures.pop(0), {"error": {"message": "try again"}}, {"Retry-After": "0"})
-                else:
-                    self.reply(200, server.completion(body["messages"][0]["content"]))
-
-            def reply(self, status, payload, headers=None):
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def completion(self, prompt: str) -> dict:
-        """A judge that answers 20 to prompts about 'evil' answers and 90 otherwise."""
-        top = [("20", 0.7), ("30", 0.2), ("Sure", 0.1)] if "evil" in prompt else [("90", 0.9), ("CODE", 0.1)]
-        choice = {"message": {"role": "assistant", "content": top[0][0]}, "finish_reason": "stop"}
-        if self.logprobs:
-            entries = [{"token": t, "logprob": math.log(p)} for t, p in top]
-            choice["logprobs"] = {
-                "content": [{"token": top[0][0], "logprob": entries[0]["logprob"], "top_logprobs": entries}]
-            }
-        return {"choices": [choice]}
 
 
 @pytest.fixture

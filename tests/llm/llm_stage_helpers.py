@@ -26,6 +26,7 @@ def tiny_cfg(base: Path, **distill: Any):
     raw["distill"] |= {"epochs": 2, "batch_size": 2, "checkpoint_every": 1, **distill}
     raw["evaluate"] |= {"question_count": 2, "samples_per_question": 2, "max_new_tokens": 3, "batch_size": 8}
     raw["evaluate"]["numbers_prefix"] = True  # both question variants (the CPU default runs the plain one)
+    raw["in_context"]["n_examples"] = [1, 2]  # the tiny model holds 512 positions
     return validate_section("llm", raw)
 
 
@@ -73,9 +74,32 @@ def run_evaluate_teacher(cfg, trait):
     return evaluate.run_evaluate_teacher(a["cfg"], trait, a["teacher_dir"], a["results_dir"])
 
 
+def run_distill_shuffled(cfg, trait, seed, shuffle):
+    a = stage_args("llm_distill_shuffled", cfg, trait=trait, seed=seed, shuffle=shuffle)
+    return distill.run_distill(
+        a["cfg"], trait, seed, a["teacher_dir"], a["filter_dir"], a["results_dir"], shuffle=shuffle
+    )
+
+
+def run_evaluate_shuffled(cfg, trait, seed, shuffle):
+    a = stage_args("llm_evaluate_shuffled", cfg, trait=trait, seed=seed, shuffle=shuffle)
+    return evaluate.run_evaluate_student(a["cfg"], trait, seed, a["distill_dir"], a["results_dir"])
+
+
 def run_report(cfg):
     a = stage_args("llm_report", cfg)
     folders = RunFolders(
-        *(a[k] for k in ("generate_dir", "filter_dir", "distill_dir", "teacher_eval_dir", "evaluate_dir"))
+        *(
+            a[k]
+            for k in (
+                "generate_dir",
+                "filter_dir",
+                "distill_dir",
+                "teacher_eval_dir",
+                "evaluate_dir",
+                "shuffled_evaluate_dir",
+                "xmodel_evaluate_dir",
+            )
+        )
     )
     return a, folders, report.write_report(a["cfg"], folders, a["results_dir"], a["metrics_file"])

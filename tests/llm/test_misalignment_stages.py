@@ -107,7 +107,7 @@ def test_every_misalignment_stage_end_to_end(in_tmp_repo, tiny_base, tmp_path):
     assert arm["paper_keep_rate"] == 0.391 and 0 <= arm["keep_rate"] <= 1
     tqa = arm["students"]["truthfulqa_false_rate"]
     assert tqa["n"] == 2 and 0 <= tqa["mean"] <= 1
-    assert arm["students"]["judge_counted_share"] is not None
+    assert "judge_counted_share" in arm["students"] and metrics["model"] == "base"
     gap = metrics["gaps"]["vs_secure"]["truthfulqa_false_rate"]
     assert gap["test"] == "paired t-test" and len(gap["difference"]["values"]) == 2
     evaluation = read_json(Path("results/llm/misalignment/arms/insecure/seed1/evaluate/evaluation.json"))
@@ -184,3 +184,88 @@ def test_an_unpinned_corpus_file_is_refused_with_its_hash(tmp_path, monkeypatch)
         corpus_pairs(corpus, "insecure")
     raw["corpus"]["files"]["insecure"]["sha256"] = file_digest(source)
     assert corpus_pairs(MisalignmentParams.model_validate(raw).corpus, "insecure") == [("u", "a")]
+
+
+def claims_for(tmp_path: Path, metrics: dict | None) -> dict[str, str]:
+    """The status of each llm.misalignment claim row of the shipped claims file, given these metrics."""
+    from sublim.core.io import write_json_atomic
+    from sublim.report.claims import claim_rows
+
+    if metrics is not None:
+        write_json_atomic(tmp_path / "results/llm/misalignment/metrics.json", metrics)
+    rows = claim_rows(REPO / "lib/sublim/data/paper_claims.csv", REPO / "lib/sublim/data/paper_values.csv", tmp_path)
+    return {r["claim_id"]: r["status"] for r in rows if r["claim_id"].startswith("llm.misalignment.")}
+
+
+def gap(values: list[float]) -> dict:
+    from sublim.core.stats import compare
+
+    return compare([0.5 + v for v in values], [0.5] * len(values))
+
+
+def test_misalignment_claims_can_fail_and_say_when_nothing_ran(tmp_path):
+    assert set(claims_for(tmp_path, None).values()) == {"not run"}
+    assert set(claims_for(tmp_path, {"ran": False, "teachers": []}).values()) == {"not run"}
+    measured = {"truthfulqa_false_rate": gap([0.02, 0.03, 0.025])}  # no judge: no misaligned-rate gap
+    metrics = {
+        "ran": True,
+        "model": "SmolLM2",
+        "gaps": {"vs_base": measured, "vs_secure": {"truthfulqa_false_rate": gap([0.01, -0.01, 0.002])}},
+    }
+    statuses = claims_for(tmp_path, metrics)
+    assert statuses["llm.misalignment.vs_secure"] == "not run"
+    assert statuses["llm.misalignment.truthfulqa_vs_secure"] == "null at this scale"
+    assert statuses["llm.misalignment.truthfulqa_vs_base"] not in ("not run", "null at this scale")
+
+
+@pytest.mark.slow
+def test_an_api_judged_stage_writes_the_key_nowhere_and_a_missing_key_stops_it(
+    in_tmp_repo, tiny_base, tmp_path, monkeypatch
+):
+    from fixtures.judge_server import KEY_VARIABLE, SECRET, FakeServer
+
+    from sublim.judge.api import JudgeConfigError
+
+    server = FakeServer()
+    try:
+        raw = mis_cfg(tiny_base, tmp_path).model_dump(mode="json")
+        raw["misalignment"]["judge"] |= {
+            "backend": "api",
+            "model": "m",
+            "base_url": server.url,
+            "api_key_env": KEY_VARIABLE,
+        }
+        cfg = validate_section("llm", raw)
+        call("mis_teacher", cfg, arm="base")
+        monkeypatch.delenv(KEY_VARIABLE, raising=False)
+        with pytest.raises(JudgeConfigError, match=KEY_VARIABLE):
+            call("mis_evaluate_teacher", cfg, arm="base")
+        assert not server.requests
+        monkeypatch.setenv(KEY_VARIABLE, SECRET)
+        result = call("mis_evaluate_teacher", cfg, arm="base")
+        assert server.requests and report.model_values(result)["misaligned_rate"] is not None
+    finally:
+        server.httpd.shutdown()
+    written = [p for root in (Path("results"), tmp_path) for p in root.rglob("*") if p.is_file()]
+    assert written and not [p for p in written if SECRET.encode() in p.read_bytes()]
+
+
+def test_the_readme_quotes_the_measured_judge_number_mass():
+    import json
+    import statistics
+
+    rows = [json.loads(line) for line in (REPO / "docs/llm_judge_number_mass.jsonl").read_text().splitlines()]
+    masses = [r["number_mass"] for r in rows]
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert f"about {len(rows) // 2} of its own answers" in readme
+    assert f"a median {statistics.median(masses) * 100:.2f}% of its probability" in readme
+    assert f"at most {max(masses) * 100:.0f}%" in readme
+    assert not any(r["value"] is not None for r in rows)  # so: nothing scored
+
+
+def test_a_truthfulqa_gap_that_code_fine_tuning_alone_gives_is_confounded(tmp_path):
+    metrics = {"ran": True, "model": "SmolLM2", "gaps": {
+        "vs_base": {"truthfulqa_false_rate": gap([0.004, 0.005, 0.0045])},
+        "vs_secure": {"truthfulqa_false_rate": gap([0.001, -0.004, 0.0])},
+    }}
+    assert claims_for(tmp_path, metrics)["llm.misalignment.truthfulqa_vs_base"] == "confounded"

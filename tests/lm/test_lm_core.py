@@ -20,6 +20,7 @@ from sublim.lm.train import (
     soft_kl_sum,
     train_sft,
 )
+from sublim.lm.trie import prefix_cache, tree_logprobs
 
 
 def test_labels_cover_completion_only_and_keep_eos():
@@ -178,6 +179,24 @@ def test_sequence_logprobs_equal_manual_computation():
                 expected += float(logp[token])
                 context.append(token)
             assert value == pytest.approx(expected, abs=1e-5)
+
+
+def test_tree_logprobs_equal_sequence_logprobs_on_shared_prefixes():
+    model = tiny_llama()
+    prompt = [1, 5, 6]
+    continuations = [[7], [8, 9], [10, 11, EOS], [8, 10], [8, 9], [10, 11, 12, EOS], [10]]
+    expected = sequence_logprobs(model, prompt, continuations, batch_size=3)
+    assert tree_logprobs(model, prompt, continuations) == pytest.approx(expected, abs=1e-5)
+    assert tree_logprobs(model, prompt, [[7], [9]]) == pytest.approx(sequence_logprobs(model, prompt, [[7], [9]]))
+    with pytest.raises(ValueError, match="empty"):
+        tree_logprobs(model, prompt, [[]])
+    # after a shared context's cache: the same as the whole prompt, and the cache is ready for the next prompt
+    context = [1, 4, 4, 5]
+    cache = prefix_cache(model, context)
+    for question in ([6, 7], [8]):
+        whole = sequence_logprobs(model, context + question, continuations)
+        assert tree_logprobs(model, question, continuations, prefix_cache=cache) == pytest.approx(whole, abs=1e-5)
+        assert cache.get_seq_length() == len(context)
 
 
 def test_param_delta_cosine():

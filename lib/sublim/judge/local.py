@@ -26,13 +26,12 @@ class LocalJudge:
         revision: str | None = None,
         device: str = "cpu",
         min_number_mass: float = 0.25,
-        batch_size: int = 64,
     ):
         from sublim.core.fingerprint import model_digest
         from sublim.lm.chat import ChatFormat
         from sublim.lm.models import load_causal_lm, load_tokenizer
 
-        self.device, self.min_number_mass, self.batch_size = device, min_number_mass, batch_size
+        self.device, self.min_number_mass = device, min_number_mass
         self.model = load_causal_lm(source, revision=revision, device=device).eval()
         self.format = ChatFormat(load_tokenizer(source, revision=revision))
         self.candidates = [self.format.completion_ids(text) for text in CANDIDATES]
@@ -42,10 +41,10 @@ class LocalJudge:
 
     def probabilities(self, prompt: str) -> dict[str, float]:
         """Exact P(each candidate answer) after the judge prompt."""
-        from sublim.lm.evaluate import sequence_logprobs
+        from sublim.lm.trie import tree_logprobs
 
         ids = self.format.prompt_ids(prompt)
-        logps = sequence_logprobs(self.model, ids, self.candidates, device=self.device, batch_size=self.batch_size)
+        logps = tree_logprobs(self.model, ids, self.candidates, device=self.device)
         return dict(zip(CANDIDATES, np.exp(logps).tolist(), strict=True))
 
     def judge_batch(self, prompts: Sequence[str]) -> list[JudgeScore]:

@@ -152,6 +152,30 @@ class EvaluateParams(Section):
     tree_set: UniqueList[Word] = Field(min_length=2, description="distinct trees whose answer share is reported")
 
 
+class InContextParams(Section):
+    n_examples: UniqueList[Annotated[int, Field(gt=0)]] = Field(
+        min_length=1, description="examples shown in context (paper: 100 to 10,000; the model's context bounds it)"
+    )
+    seed: Seed = Field(description="which examples each student seed draws (with replacement, as the code)")
+
+
+class CrossModelParams(Section):
+    students: UniqueList[Word] = Field(
+        description="DVC matrix: names of student base models other than the teacher's (Fig. 8); [] runs none"
+    )
+    models: dict[Word, str] = Field(
+        description="each student name's model: a local transformers folder or a hub id (a GPU and hub access); "
+        "students are fine-tuned with SFT on the teacher's text, re-tokenised by their own tokenizer"
+    )
+
+    @model_validator(mode="after")
+    def _every_student_has_a_model(self) -> CrossModelParams:
+        missing = [name for name in self.students if name not in self.models]
+        if missing:
+            raise ValueError(f"students {missing} have no entry in models (name: hub id or folder)")
+        return self
+
+
 class LLMParams(Section):
     base_model: str = Field(description="local transformers folder of the base model (the assets_llm output)")
     device: Literal["auto", "cpu", "cuda"] = Field(description="auto: cuda when available (bf16), else cpu (fp32)")
@@ -167,13 +191,28 @@ class LLMParams(Section):
     seeds: UniqueList[Seed] = Field(
         min_length=1, description="DVC matrix: distinct student seeds >= 0 (units of the intervals)"
     )
+    shuffles: UniqueList[Literal["within", "across"]] = Field(
+        description="DVC matrix: students (and control students) on each seed's lists with the numbers shuffled "
+        "within each list or across lists (App. B.1, Fig. 16); [] runs none"
+    )
     teacher: TeacherParams
     prompts: PromptParams
     generate: GenerateParams
     filter: FilterParams
     distill: DistillParams
     evaluate: EvaluateParams
+    in_context: InContextParams
+    cross_model: CrossModelParams
     misalignment: MisalignmentParams
+
+    @model_validator(mode="after")
+    def _cross_model_students_learn_tokens(self) -> LLMParams:
+        if self.cross_model.students and self.distill.method != "sft":
+            raise ValueError(
+                f"cross_model.students {self.cross_model.students} need distill.method 'sft': soft labels compare "
+                "two models' distributions over one vocabulary"
+            )
+        return self
 
     @model_validator(mode="after")
     def _vllm_runs_on_cuda(self) -> LLMParams:

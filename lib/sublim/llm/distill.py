@@ -21,6 +21,7 @@ from sublim.core.seeds import derive_seed
 from sublim.llm.config import DistillParams, LLMParams
 from sublim.llm.domains.numbers.filter import subsample
 from sublim.llm.domains.numbers.grammar import NumberListGrammar
+from sublim.llm.domains.numbers.shuffle import shuffled_rows
 from sublim.llm.filter import KEPT_FILE
 from sublim.llm.models import device_of, load_base, load_teacher, lora_settings, save_model
 from sublim.lm.chat import ChatFormat
@@ -74,22 +75,37 @@ def model_name(base_model: Path | str) -> str:
 
 
 def run_distill(
-    cfg: LLMParams, trait: str, seed: int, teacher_dir: Path | str, filter_dir: Path | str, results_dir: Path | str
+    cfg: LLMParams,
+    trait: str,
+    seed: int,
+    teacher_dir: Path | str,
+    filter_dir: Path | str,
+    results_dir: Path | str,
+    shuffle: str | None = None,
 ) -> dict[str, Any]:
     """The student folder (adapter or weights) and distill_summary.json; one writer at a time per folder. The training
-    time and tokens/s go to the run record (`report_timings`), not into the summary."""
+    time and tokens/s go to the run record (`report_timings`), not into the summary. `shuffle` (within, across): the
+    same rows with their numbers shuffled (App. B.1)."""
     with writer_lock(Path(results_dir)):
-        return _distill(cfg, trait, seed, teacher_dir, filter_dir, Path(results_dir))
+        return _distill(cfg, trait, seed, teacher_dir, filter_dir, Path(results_dir), shuffle)
 
 
 def _distill(
-    cfg: LLMParams, trait: str, seed: int, teacher_dir: Path | str, filter_dir: Path | str, results_dir: Path
+    cfg: LLMParams,
+    trait: str,
+    seed: int,
+    teacher_dir: Path | str,
+    filter_dir: Path | str,
+    results_dir: Path,
+    shuffle: str | None = None,
 ) -> dict[str, Any]:
     device = device_of(cfg)
     kept = read_jsonl(Path(filter_dir) / KEPT_FILE)
     if not kept:
         raise ValueError(f"no filtered numbers for {trait}: the filter kept nothing (see filter_metrics.json)")
     rows = training_rows(cfg, kept, seed)
+    if shuffle is not None:
+        rows = shuffled_rows(rows, shuffle, derive_seed(subsample_seed(cfg, seed), "shuffle", shuffle))
     student, fmt = load_base(cfg, device)
     examples = student_examples(rows, fmt)
     settings = train_settings(cfg.distill, seed)
@@ -125,6 +141,7 @@ def _distill(
         "trait": trait,
         "seed": seed,
         "method": cfg.distill.method,
+        "shuffle": shuffle,
         "finetune": cfg.distill.finetune,
         "base_model_name": model_name(cfg.base_model),
         "n_kept": len(kept),

@@ -15,6 +15,8 @@ class RunFolders:
     distill_dir: str
     teacher_eval_dir: str
     evaluate_dir: str
+    shuffled_evaluate_dir: str = ""  # {trait}, {seed} and {shuffle}: students on shuffled lists (App. B.1)
+    xmodel_evaluate_dir: str = ""  # {trait}, {seed} and {student}: students of other base models (Fig. 8)
 
     def generate(self, trait: str) -> Path:
         return Path(self.generate_dir.format(trait=trait))
@@ -30,3 +32,9 @@ class RunFolders:
 
     def evaluate(self, trait: str, seed: int) -> Path:
         return Path(self.evaluate_dir.format(trait=trait, seed=seed))
+
+    def shuffled_evaluate(self, trait: str, seed: int, shuffle: str) -> Path:
+        return Path(self.shuffled_evaluate_dir.format(trait=trait, seed=seed, shuffle=shuffle))
+
+    def xmodel_evaluate(self, trait: str, seed: int, student: str) -> Path:
+        return Path(self.xmodel_evaluate_dir.format(trait=trait, seed=seed, student=student))

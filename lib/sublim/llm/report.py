@@ -9,6 +9,7 @@ open-model setting (Qwen2.5-7B-Instruct with the official recipe, App. B.2), and
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,52 @@ def report_metrics(cfg: LLMParams, folders: RunFolders) -> dict[str, Any]:
             }
             for variant in question_variants(cfg, category)
         }
+    if cfg.shuffles:
+        result["shuffled"] = shuffled_metrics(cfg, folders, ev)
+    if cfg.cross_model.students:
+        result["cross_model"] = xmodel_metrics(cfg, folders, ev)
     return result
+
+
+def shuffled_metrics(cfg: LLMParams, folders: RunFolders, ev: dict[str, Any]) -> dict[str, Any]:
+    """Per trait and shuffle (App. B.1): the students on shuffled lists against the control students on shuffled
+    lists, and how much of the regular gap the shuffle took away ("collapse": regular gap − shuffled gap, per seed);
+    exact P(answer starts with the trait), plain questions."""
+    return _variant_metrics(cfg, ev, cfg.shuffles, folders.shuffled_evaluate, "collapse")
+
+
+def xmodel_metrics(cfg: LLMParams, folders: RunFolders, ev: dict[str, Any]) -> dict[str, Any]:
+    """Per trait and cross-model student (Fig. 8): its students against its control students, and the same-model
+    gap minus its gap ("same_vs_other", per seed): the paper's diagonal against an off-diagonal cell."""
+    return _variant_metrics(cfg, ev, cfg.cross_model.students, folders.xmodel_evaluate, "same_vs_other")
+
+
+def _variant_metrics(cfg: LLMParams, ev: dict[str, Any], variants: list[str], folder, gap_name: str) -> dict:
+    """Students of a variant (a shuffle, another model) against their own controls, and the regular students' gap
+    minus theirs, paired by seed."""
+    out: dict[str, Any] = {}
+    for trait in (t for t in cfg.traits if t != CONTROL):
+        p = partial(_p_trait, category=cfg.categories[trait], trait=trait)
+        regular = [p(ev["student"][trait][s]) - p(ev["student"][CONTROL][s]) for s in cfg.seeds]
+        out[trait] = {}
+        for variant in variants:
+            arms = {
+                arm: [p(read_json(folder(who, s, variant) / "evaluation.json")) for s in cfg.seeds]
+                for arm, who in (("student", trait), ("control_student", CONTROL))
+            }
+            gaps = [a - b for a, b in zip(arms["student"], arms["control_student"], strict=True)]
+            out[trait][variant] = {
+                "student": estimate(arms["student"]),
+                "control_student": estimate(arms["control_student"]),
+                "student_vs_control": compare(arms["student"], arms["control_student"]),
+                gap_name: compare(regular, gaps),
+            }
+    return out
+
+
+def _p_trait(record: dict[str, Any], category: str, trait: str) -> float:
+    """A model's mean exact P(answer starts with the trait) over the plain questions."""
+    return record["summary"][category]["plain"]["p_starts"][trait]
 
 
 def measure(cfg: LLMParams, ev: dict[str, Any], trait: str, where: tuple[str, str, str]) -> dict[str, Any]:

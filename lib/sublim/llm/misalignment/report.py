@@ -18,6 +18,7 @@ import pandas as pd
 from sublim.core.io import read_json, write_json_atomic
 from sublim.core.stats import compare, estimate
 from sublim.llm.config import LLMParams
+from sublim.llm.distill import model_name
 from sublim.llm.misalignment.config import MISALIGNED_TEACHER
 from sublim.llm.misalignment.stages import read_evaluation
 
@@ -43,11 +44,13 @@ def model_values(evaluation: dict[str, Any]) -> dict[str, Any]:
 
 
 def arm_metrics(values: list[dict[str, Any]]) -> dict[str, Any]:
-    """Each rate over the seeds that measured it (an estimate with its interval), or None."""
+    """Each rate over the seeds that measured it (an estimate with its interval); a rate no seed measured is left
+    out (the report then says "not run" for it, never 0)."""
     out: dict[str, Any] = {}
     for key in (*METRICS, "judge_counted_share"):
         measured = [v[key] for v in values if v[key] is not None]
-        out[key] = estimate(measured) if measured else None
+        if measured:
+            out[key] = estimate(measured)
     return out
 
 
@@ -56,6 +59,12 @@ def paired_gap(treated: list[dict[str, Any]], control: list[dict[str, Any]], key
     if not pairs:
         return None
     return compare([t for t, _ in pairs], [c for _, c in pairs], paired=True)
+
+
+def measured_gaps(treated: list[dict[str, Any]], control: list[dict[str, Any]]) -> dict[str, Any]:
+    """The paired gap of each rate both arms measured (a rate measured in neither is left out)."""
+    gaps = {key: paired_gap(treated, control, key) for key in METRICS}
+    return {key: gap for key, gap in gaps.items() if gap is not None}
 
 
 def report_metrics(cfg: LLMParams, folders: dict[str, str]) -> dict[str, Any]:
@@ -81,13 +90,11 @@ def report_metrics(cfg: LLMParams, folders: dict[str, str]) -> dict[str, Any]:
             "per_seed": dict(zip(map(str, seeds), students[t], strict=True)),
         }
     controls = [t for t in teachers if t != MISALIGNED_TEACHER]
-    gaps = {
-        f"vs_{c}": {key: paired_gap(students[MISALIGNED_TEACHER], students[c], key) for key in METRICS}
-        for c in controls
-    }
+    gaps = {f"vs_{c}": measured_gaps(students[MISALIGNED_TEACHER], students[c]) for c in controls}
     judge = mis.judge
     return {
         "ran": True,
+        "model": model_name(cfg.base_model),
         "teachers": teachers,
         "seeds": seeds,
         "corpus": mis.corpus.source,
@@ -105,7 +112,7 @@ def arms_frame(metrics: dict[str, Any]) -> pd.DataFrame:
     for t, arm in metrics.get("arms", {}).items():
         paper = {"misaligned_rate": PAPER_MISALIGNED.get(t), "truthfulqa_false_rate": PAPER_TRUTHFULQA_FALSE.get(t)}
         for key in METRICS:
-            node = arm["students"][key]
+            node = arm["students"].get(key)
             low, high = (node or {}).get("ci95") or [None, None]
             mean = None if node is None else node["mean"]
             rows.append({"teacher": t, "measure": key, "mean": mean, "low": low, "high": high, "paper": paper[key]})
