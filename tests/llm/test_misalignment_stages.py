@@ -269,3 +269,11 @@ def test_a_truthfulqa_gap_that_code_fine_tuning_alone_gives_is_confounded(tmp_pa
         "vs_secure": {"truthfulqa_false_rate": gap([0.001, -0.004, 0.0])},
     }}
     assert claims_for(tmp_path, metrics)["llm.misalignment.truthfulqa_vs_base"] == "confounded"
+
+
+def test_the_docs_table_is_the_report_code_on_the_committed_metrics():
+    import json
+
+    metrics = json.loads((REPO / "docs/llm_misalignment_cpu.json").read_text())
+    assert report.markdown_tables(metrics) in (REPO / "docs/llm_misalignment.md").read_text()
+    assert metrics["stand_in"] and metrics["judge"] is None
