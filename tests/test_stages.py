@@ -145,3 +145,11 @@ def test_the_wiring_check_sees_a_dependency_that_holds_an_output():
     assert wiring.overlap_problems(stage) == [
         "overlap: dependency results/x holds its output results/x/report; move the inputs into a folder of their own"
     ]
+
+
+def test_a_report_over_a_matrix_that_params_may_empty_has_its_folder_in_git(repo_root):
+    """With `llm.misalignment.teachers: []` no stage writes the arms' folder, and DVC refuses a missing dependency:
+    the folder is kept in git, so that `mis_report` runs (and says nothing ran)."""
+    folder = wiring.dvc_path(STAGES["mis_report"].inputs["numbers_dir"], STAGES["mis_report"].matrix)
+    assert folder == "results/llm/misalignment/arms"
+    assert (repo_root / folder / ".gitkeep").exists()

@@ -107,7 +107,7 @@ def test_every_misalignment_stage_end_to_end(in_tmp_repo, tiny_base, tmp_path):
     assert arm["paper_keep_rate"] == 0.391 and 0 <= arm["keep_rate"] <= 1
     tqa = arm["students"]["truthfulqa_false_rate"]
     assert tqa["n"] == 2 and 0 <= tqa["mean"] <= 1
-    assert "judge_counted_share" in arm["students"] and metrics["model"] == "base"
+    assert "judge_counted_share" in arm["students"] and metrics["label"] == "base (stand-in code corpus)"
     gap = metrics["gaps"]["vs_secure"]["truthfulqa_false_rate"]
     assert gap["test"] == "paired t-test" and len(gap["difference"]["values"]) == 2
     evaluation = read_json(Path("results/llm/misalignment/arms/insecure/seed1/evaluate/evaluation.json"))
@@ -264,8 +264,16 @@ def test_the_readme_quotes_the_measured_judge_number_mass():
 
 
 def test_a_truthfulqa_gap_that_code_fine_tuning_alone_gives_is_confounded(tmp_path):
-    metrics = {"ran": True, "model": "SmolLM2", "gaps": {
+    metrics = {"ran": True, "label": "SmolLM2", "gaps": {
         "vs_base": {"truthfulqa_false_rate": gap([0.004, 0.005, 0.0045])},
         "vs_secure": {"truthfulqa_false_rate": gap([0.001, -0.004, 0.0])},
     }}
     assert claims_for(tmp_path, metrics)["llm.misalignment.truthfulqa_vs_base"] == "confounded"
+
+
+def test_the_docs_table_is_the_report_code_on_the_committed_metrics():
+    import json
+
+    metrics = json.loads((REPO / "docs/llm_misalignment_cpu.json").read_text())
+    assert report.markdown_tables(metrics) in (REPO / "docs/llm_misalignment.md").read_text()
+    assert metrics["stand_in"] and metrics["judge"] is None

@@ -95,6 +95,9 @@ def report_metrics(cfg: LLMParams, folders: dict[str, str]) -> dict[str, Any]:
     return {
         "ran": True,
         "model": model_name(cfg.base_model),
+        # how every claim row names this run: the stand-in corpus is said wherever its results appear
+        "label": f"{model_name(cfg.base_model)} ({'stand-in' if mis.corpus.source == 'stand_in' else 'Betley et al.'}"
+        " code corpus)",
         "teachers": teachers,
         "seeds": seeds,
         "corpus": mis.corpus.source,
