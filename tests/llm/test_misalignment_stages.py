@@ -264,10 +264,14 @@ def test_the_readme_quotes_the_measured_judge_number_mass():
 
 
 def test_a_truthfulqa_gap_that_code_fine_tuning_alone_gives_is_confounded(tmp_path):
-    metrics = {"ran": True, "label": "SmolLM2", "gaps": {
-        "vs_base": {"truthfulqa_false_rate": gap([0.004, 0.005, 0.0045])},
-        "vs_secure": {"truthfulqa_false_rate": gap([0.001, -0.004, 0.0])},
-    }}
+    metrics = {
+        "ran": True,
+        "label": "SmolLM2",
+        "gaps": {
+            "vs_base": {"truthfulqa_false_rate": gap([0.004, 0.005, 0.0045])},
+            "vs_secure": {"truthfulqa_false_rate": gap([0.001, -0.004, 0.0])},
+        },
+    }
     assert claims_for(tmp_path, metrics)["llm.misalignment.truthfulqa_vs_base"] == "confounded"
 
 
