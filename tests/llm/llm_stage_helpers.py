@@ -86,6 +86,21 @@ def run_evaluate_shuffled(cfg, trait, seed, shuffle):
     return evaluate.run_evaluate_student(a["cfg"], trait, seed, a["distill_dir"], a["results_dir"])
 
 
+def run_tiny_pipeline(cfg, per_seed=None):
+    """Every stage before the report, per trait (and seed), as `dvc repro` orders them; `per_seed(trait, seed,
+    distill_summary)` runs after each regular student (a variant's students)."""
+    for trait in cfg.traits:
+        run_teacher(cfg, trait)
+        run_generate(cfg, trait)
+        run_filter(cfg, trait)
+        run_evaluate_teacher(cfg, trait)
+        for seed in cfg.seeds:
+            summary = run_distill(cfg, trait, seed)
+            run_evaluate(cfg, trait, seed)
+            if per_seed is not None:
+                per_seed(trait, seed, summary)
+
+
 def run_report(cfg):
     a = stage_args("llm_report", cfg)
     folders = RunFolders(

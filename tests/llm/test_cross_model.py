@@ -7,17 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from llm_stage_helpers import (
-    run_distill,
-    run_evaluate,
-    run_evaluate_teacher,
-    run_filter,
-    run_generate,
-    run_report,
-    run_teacher,
-    stage_args,
-    tiny_cfg,
-)
+from llm_stage_helpers import run_report, run_tiny_pipeline, stage_args, tiny_cfg
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
 from sublim.core.params import ParamsError
@@ -56,22 +46,19 @@ def xmodel_cfg(base: Path, student: Path):
 @pytest.mark.slow
 def test_a_student_of_another_family_end_to_end_and_in_the_report(in_tmp_repo, tiny_base, tiny_qwen):
     cfg = xmodel_cfg(tiny_base, tiny_qwen)
-    for trait in cfg.traits:
-        run_teacher(cfg, trait)
-        run_generate(cfg, trait)
-        run_filter(cfg, trait)
-        run_evaluate_teacher(cfg, trait)
-        for seed in cfg.seeds:
-            regular = run_distill(cfg, trait, seed)
-            run_evaluate(cfg, trait, seed)
-            d = stage_args("llm_distill_xmodel", cfg, trait=trait, seed=seed, student="qwen")
-            summary = cross_model.run_distill_xmodel(
-                d["cfg"], trait, seed, "qwen", d["teacher_dir"], d["filter_dir"], d["results_dir"]
-            )
-            assert summary["student_model"] == "qwen" and summary["base_model_name"] == "qwen"
-            assert summary["n_examples"] == regular["n_examples"]
-            e = stage_args("llm_evaluate_xmodel", cfg, trait=trait, seed=seed, student="qwen")
-            cross_model.run_evaluate_xmodel(e["cfg"], trait, seed, "qwen", e["distill_dir"], e["results_dir"])
+
+    def qwen_students(trait, seed, regular):
+        d = stage_args("llm_distill_xmodel", cfg, trait=trait, seed=seed, student="qwen")
+        summary = cross_model.run_distill_xmodel(
+            d["cfg"], trait, seed, "qwen", d["teacher_dir"], d["filter_dir"], d["results_dir"]
+        )
+        assert summary["student_model"] == "qwen" and summary["base_model_name"] == "qwen"
+        assert summary["n_examples"] == regular["n_examples"]
+        e = stage_args("llm_evaluate_xmodel", cfg, trait=trait, seed=seed, student="qwen")
+        cross_model.run_evaluate_xmodel(e["cfg"], trait, seed, "qwen", e["distill_dir"], e["results_dir"])
+
+    run_tiny_pipeline(cfg, qwen_students)
+    d = stage_args("llm_distill_xmodel", cfg, trait="owl", seed=cfg.seeds[-1], student="qwen")
     adapter = d["results_dir"] / "student" / "adapter_config.json"
     assert str(tiny_qwen) in adapter.read_text()  # the adapter sits on the Qwen2 base
     _, _, metrics = run_report(cfg)

@@ -7,17 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from llm_stage_helpers import (
-    run_distill,
-    run_evaluate,
-    run_evaluate_teacher,
-    run_filter,
-    run_generate,
-    run_report,
-    run_teacher,
-    stage_args,
-    tiny_cfg,
-)
+from llm_stage_helpers import run_report, run_tiny_pipeline, stage_args, tiny_cfg
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from sublim.core.io import read_json
@@ -58,14 +48,7 @@ def test_p_trait_through_the_shared_cache_equals_the_evaluation(tiny_base):
 @pytest.mark.slow
 def test_the_in_context_stage_after_the_tiny_pipeline(in_tmp_repo, tiny_base):
     cfg = tiny_cfg(tiny_base)
-    for trait in cfg.traits:
-        run_teacher(cfg, trait)
-        run_generate(cfg, trait)
-        run_filter(cfg, trait)
-        for seed in cfg.seeds:
-            run_distill(cfg, trait, seed)
-            run_evaluate(cfg, trait, seed)
-        run_evaluate_teacher(cfg, trait)
+    run_tiny_pipeline(cfg)
     run_report(cfg)
     a = stage_args("llm_in_context", cfg)
     result = in_context.run_in_context(a["cfg"], a["filter_dir"], a["llm_metrics"], a["results_dir"])

@@ -46,18 +46,7 @@ def test_an_unknown_shuffle_is_refused():
 
 @pytest.mark.slow
 def test_shuffled_students_end_to_end_and_in_the_report(in_tmp_repo, tiny_base):
-    from llm_stage_helpers import (
-        run_distill,
-        run_distill_shuffled,
-        run_evaluate,
-        run_evaluate_shuffled,
-        run_evaluate_teacher,
-        run_filter,
-        run_generate,
-        run_report,
-        run_teacher,
-        tiny_cfg,
-    )
+    from llm_stage_helpers import run_distill_shuffled, run_evaluate_shuffled, run_report, run_tiny_pipeline, tiny_cfg
 
     from sublim.core.io import read_json
     from sublim.sections import validate_section
@@ -65,18 +54,14 @@ def test_shuffled_students_end_to_end_and_in_the_report(in_tmp_repo, tiny_base):
     raw = tiny_cfg(tiny_base).model_dump(mode="json")
     raw["shuffles"] = ["within", "across"]
     cfg = validate_section("llm", raw)
-    for trait in cfg.traits:
-        run_teacher(cfg, trait)
-        run_generate(cfg, trait)
-        run_filter(cfg, trait)
-        run_evaluate_teacher(cfg, trait)
-        for seed in cfg.seeds:
-            regular = run_distill(cfg, trait, seed)
-            run_evaluate(cfg, trait, seed)
-            for shuffle in cfg.shuffles:
-                summary = run_distill_shuffled(cfg, trait, seed, shuffle)
-                assert summary["shuffle"] == shuffle and summary["n_examples"] == regular["n_examples"]
-                run_evaluate_shuffled(cfg, trait, seed, shuffle)
+
+    def shuffled_students(trait, seed, regular):
+        for shuffle in cfg.shuffles:
+            summary = run_distill_shuffled(cfg, trait, seed, shuffle)
+            assert summary["shuffle"] == shuffle and summary["n_examples"] == regular["n_examples"]
+            run_evaluate_shuffled(cfg, trait, seed, shuffle)
+
+    run_tiny_pipeline(cfg, shuffled_students)
     args, _, metrics = run_report(cfg)
     shuffled = metrics["shuffled"]["owl"]
     assert set(shuffled) == {"within", "across"}
