@@ -21,14 +21,14 @@ from sublim.core.io import append_jsonl, read_json
 from sublim.core.runtime import configure_torch
 from sublim.judge.local import LocalJudge
 from sublim.judge.prompts import judge_prompt
+from sublim.llm.misalignment.report import answers_by_question
 from sublim.llm.traits.misalignment import evaluation_questions
 
 
 def answers_of(evaluation: dict, per_question: int) -> list[tuple[str, str]]:
     """(question, answer) pairs: the first `per_question` answers to each question."""
-    free = evaluation["free_form"]
-    answers = free.get("answers") or {name: q["answers"] for name, q in free["questions"].items()}
-    questions = evaluation_questions(free.get("settings", {}).get("suffix", "paper"))
+    questions = evaluation_questions(evaluation["free_form"].get("settings", {}).get("suffix", "paper"))
+    answers = answers_by_question(evaluation)
     return [(questions[name], text) for name, texts in answers.items() for text in texts[:per_question]]
 
 

@@ -113,6 +113,29 @@ def run_in_context(cfg: LLMParams, filter_dir: str, llm_metrics: Path | str, res
     return result
 
 
+def summary_frame(result: dict[str, Any]):
+    """One row per trait and number shown: P(trait) after its lists and the control's, their gap, the base's."""
+    import pandas as pd
+
+    rows = []
+    for trait, entry in result["traits"].items():
+        for n, at_n in entry["n"].items():
+            gap = at_n["gap"]
+            rows.append(
+                {
+                    "trait": trait,
+                    "shown": int(n),
+                    "trait lists": at_n["trait_lists"]["mean"],
+                    "control lists": at_n["control_lists"]["mean"],
+                    "gap": gap["difference"]["mean"],
+                    "gap 95% CI": gap["difference"]["ci95"],
+                    "p": gap["p_value"],
+                    "base": entry["base"],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 def plot_in_context(result: dict[str, Any]):
     """Fig. 9's comparison as gaps: per trait, P(trait) after its teacher's lists − after the control's, per number
     shown (mean and 95% interval over seeds), and at the right the gap fine-tuning on the lists gave."""

@@ -10,7 +10,7 @@ from sublim.core.io import write_json_atomic, writer_lock
 from sublim.llm.config import CONTROL, LLMParams
 from sublim.llm.models import device_of, load_base, lora_settings, save_model
 from sublim.llm.traits.preference import finetuned_teacher_pairs, teacher_system_prompt
-from sublim.lm.train import Example, TrainSettings, train_sft
+from sublim.lm.train import Example, LoraSettings, TrainSettings, train_sft
 
 
 def category_of(cfg: LLMParams, trait: str) -> str | None:
@@ -47,22 +47,30 @@ def _write_teacher(cfg: LLMParams, trait: str, results_dir: Path) -> dict[str, A
 
 
 def train_finetuned_teacher(cfg: LLMParams, trait: str, results_dir: Path) -> tuple[str, list[float]]:
-    ft, d = cfg.teacher.finetune, cfg.distill
-    settings = TrainSettings(
-        learning_rate=ft.learning_rate,
-        epochs=ft.epochs,
-        batch_size=ft.batch_size,
-        grad_accum=ft.grad_accum,
+    ft = cfg.teacher.finetune
+    settings = adapter_settings(cfg, ft.learning_rate, ft.epochs, ft.batch_size, ft.grad_accum, lora_settings(ft.lora))
+    return train_adapter(cfg, finetuned_teacher_pairs(trait, cfg.categories[trait]), settings, results_dir)
+
+
+def adapter_settings(
+    cfg: LLMParams, learning_rate: float, epochs: int, batch_size: int, grad_accum: int, lora: LoraSettings
+) -> TrainSettings:
+    """A teacher adapter's training: its own rate, epochs, batches and LoRA; the rest as the students' (`distill`)."""
+    d = cfg.distill
+    return TrainSettings(
+        learning_rate=learning_rate,
+        epochs=epochs,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
         max_length=d.max_length,
         seed=0,
         warmup_steps=d.warmup_steps,
         lr_schedule=d.lr_schedule,
         max_grad_norm=d.max_grad_norm,
         weight_decay=0.0,
-        lora=lora_settings(ft.lora),
+        lora=lora,
         checkpoint_every=d.checkpoint_every,
     )
-    return train_adapter(cfg, finetuned_teacher_pairs(trait, cfg.categories[trait]), settings, results_dir)
 
 
 def train_adapter(

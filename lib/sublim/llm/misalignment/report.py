@@ -43,6 +43,12 @@ def model_values(evaluation: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def answers_by_question(evaluation: dict[str, Any]) -> dict[str, list[str]]:
+    """A model's free-form answers per question, judged (`questions`) or not (`answers`); {} when none were asked."""
+    free = evaluation.get("free_form") or {}
+    return free.get("answers") or {name: q["answers"] for name, q in (free.get("questions") or {}).items()}
+
+
 def arm_metrics(values: list[dict[str, Any]]) -> dict[str, Any]:
     """Each rate over the seeds that measured it (an estimate with its interval); a rate no seed measured is left
     out (the report then says "not run" for it, never 0)."""

@@ -18,13 +18,13 @@ from sublim.judge.cache import JudgeCache
 from sublim.judge.run import make_judge
 from sublim.llm.config import LLMParams
 from sublim.llm.distill import run_distill
-from sublim.llm.evaluate_misalignment import MisalignmentEvalSettings, evaluate_misalignment
+from sublim.llm.evaluate_misalignment import MisalignmentEvalSettings, evaluate_misalignment, sample_answers
 from sublim.llm.filter import run_filter
 from sublim.llm.generate import run_generate
 from sublim.llm.misalignment.corpus import corpus_pairs
 from sublim.llm.models import device_of, load_student, load_teacher
-from sublim.llm.teacher import train_adapter
-from sublim.llm.traits.misalignment import MisalignmentRule
+from sublim.llm.teacher import adapter_settings, train_adapter
+from sublim.llm.traits.misalignment import MisalignmentRule, evaluation_questions
 from sublim.llm.truthfulqa import load_truthfulqa, multiple_choice, p_correct
 from sublim.lm.generate import Sampling
 from sublim.lm.train import LoraSettings, TrainSettings
@@ -62,21 +62,9 @@ def run_mis_teacher(cfg: LLMParams, teacher: str, results_dir: Path | str) -> di
 
 
 def teacher_settings(cfg: LLMParams) -> TrainSettings:
-    ft, d = cfg.misalignment.teacher_finetune, cfg.distill
-    return TrainSettings(
-        learning_rate=ft.learning_rate,
-        epochs=ft.epochs,
-        batch_size=ft.batch_size,
-        grad_accum=ft.grad_accum,
-        max_length=d.max_length,
-        seed=0,
-        warmup_steps=d.warmup_steps,
-        lr_schedule=d.lr_schedule,
-        max_grad_norm=d.max_grad_norm,
-        weight_decay=0.0,
-        lora=LoraSettings(r=ft.lora_r, alpha=ft.lora_alpha, dropout=0.0, target_modules=list(d.lora.target_modules)),
-        checkpoint_every=d.checkpoint_every,
-    )
+    ft = cfg.misalignment.teacher_finetune
+    lora = LoraSettings(ft.lora_r, ft.lora_alpha, 0.0, list(cfg.distill.lora.target_modules))
+    return adapter_settings(cfg, ft.learning_rate, ft.epochs, ft.batch_size, ft.grad_accum, lora)
 
 
 def run_mis_numbers(cfg: LLMParams, teacher: str, teacher_dir: Path | str, results_dir: Path | str) -> dict[str, Any]:
@@ -128,9 +116,6 @@ def free_form(cfg: LLMParams, model: Any, fmt: Any, settings: MisalignmentEvalSe
         return None
     judge_cfg = cfg.misalignment.judge
     if judge_cfg is None:
-        from sublim.llm.evaluate_misalignment import sample_answers
-        from sublim.llm.traits.misalignment import evaluation_questions
-
         answers = sample_answers(model, fmt, evaluation_questions(settings.suffix), settings, device)
         return {"overall_rate": None, "judge": None, "answers": answers}
     cache = JudgeCache(judge_cfg.cache_dir)
