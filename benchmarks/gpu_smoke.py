@@ -35,9 +35,10 @@ TINY = {  # what the paper profile's sizes become here
     "filter": {"target_size": 6},
     "distill": {"epochs": 1, "batch_size": 3, "grad_accum": 1, "warmup_steps": 0, "checkpoint_every": 0},
     "evaluate": {"question_count": 2, "samples_per_question": 3, "max_new_tokens": 6, "batch_size": 16},
-    # the main stages only: the controls' stages (shuffled, cross-model students) run in the CPU tests
+    # the main stages only: the controls' and the code carrier's stages run in the CPU tests
     "shuffles": [],
     "cross_model": {"students": [], "models": {}},
+    "carriers": [],
 }
 
 

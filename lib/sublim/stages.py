@@ -1,4 +1,5 @@
-"""The pipeline's stages: the one place that says where each stage reads and writes and which params it uses.
+"""The pipeline's stages: the one place that says where each stage reads and writes and which params it uses (the
+LLM stages are listed in `sublim.stages_llm`, the `Stage` record is in `sublim.stage`).
 
 `dvc.yaml` calls `python -m sublim.run NAME [key=value ...]` for each stage; `tests/test_stages.py` checks that
 its `deps`, `params` and `outs` agree with this registry (and with the `lib/` modules each notebook imports).
@@ -21,73 +22,18 @@ the HTML export), which has nothing to show.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from sublim.llm.misalignment.config import MISALIGNED_TEACHER
 from sublim.sections import SECTION_SCHEMAS
+from sublim.stage import RECORDS, Stage, fill
+from sublim.stages_llm import ASSETS_LLM, LLM_IN_CONTEXT, LLM_METRICS, LLM_REPORT, LLM_STAGES, MIS_METRICS
 
-
-@dataclass(frozen=True)
-class Stage:
-    name: str
-    section: str | None  # None: the whole params file (the validation stage)
-    results_dir: str
-    notebook: str | None = None
-    function: str | None = None  # "module:function", called as function(section, results_dir)
-    matrix: dict[str, str] = field(default_factory=dict)
-    # the value a notebook's parameters cell shows for a matrix variable whose params list is empty (switched off)
-    matrix_examples: dict[str, object] = field(default_factory=dict)
-    uses: tuple[str, ...] | None = None
-    inputs: dict[str, str] = field(default_factory=dict)
-    outputs: dict[str, str] = field(default_factory=dict)
-    reads: tuple[str, ...] = ()  # files it reads by a path in params or code (assets, data tables, metrics)
-    # its outputs are kept between runs and the stage continues from them, so the runner does not clear them
-    resumes: bool = False
-    record: bool = True  # write a run record (`record_file`)
-
-    def __post_init__(self) -> None:
-        if (self.notebook is None) == (self.function is None):
-            raise ValueError(f"stage {self.name!r}: give exactly one of notebook= or function=")
-
-    def record_file(self) -> str:
-        """Path template of the run record, `results/records/<name>[-<matrix values>].json` (cache: false)."""
-        return f"{RECORDS}/{self.name}" + "".join(f"-{{{key}}}" for key in self.matrix) + ".json"
-
-    def paths(self, matrix: dict[str, object]) -> dict[str, str]:
-        """Inputs and outputs with the matrix values filled in (other placeholders kept)."""
-        return {name: fill(template, matrix) for name, template in {**self.inputs, **self.outputs}.items()}
-
-
-class _KeepMissing(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-def fill(template: str, values: dict[str, object]) -> str:
-    """`template` with the given placeholders filled and any other `{name}` left as it is."""
-    return template.format_map(_KeepMissing(values))
+# what other modules import from here: the registry and the names it is built of
+__all__ = ["LLM_REPORT", "RECORDS", "STAGES", "Stage", "fill"]
 
 
 # ---- where each stage writes (each path said once; inputs below refer to these names)
 VALID_PARAMS = "results/params"
-RECORDS = "results/records"
 MNIST, THEORY = "results/mnist", "results/theory"
-ASSETS_LLM, ASSETS_MNIST = "results/assets/llm", "results/assets/mnist"
-LLM_RUN = "results/llm/runs/{trait}"
-LLM_TEACHER, LLM_GENERATE, LLM_FILTER = f"{LLM_RUN}/teacher", f"{LLM_RUN}/generate", f"{LLM_RUN}/filter"
-LLM_TEACHER_EVAL = f"{LLM_RUN}/teacher_eval"
-LLM_DISTILL, LLM_EVALUATE = f"{LLM_RUN}/seed{{seed}}/distill", f"{LLM_RUN}/seed{{seed}}/evaluate"
-LLM_REPORT, LLM_METRICS = "results/llm/report", "results/llm/metrics.json"
-LLM_IN_CONTEXT = "results/llm/in_context"
-LLM_SHUFFLED = f"{LLM_RUN}/seed{{seed}}/shuffled_{{shuffle}}"
-LLM_SHUFFLED_DISTILL, LLM_SHUFFLED_EVALUATE = f"{LLM_SHUFFLED}/distill", f"{LLM_SHUFFLED}/evaluate"
-LLM_XMODEL = f"{LLM_RUN}/seed{{seed}}/xmodel_{{student}}"
-LLM_XMODEL_DISTILL, LLM_XMODEL_EVALUATE = f"{LLM_XMODEL}/distill", f"{LLM_XMODEL}/evaluate"
-MIS = "results/llm/misalignment"
-MIS_ARM = f"{MIS}/arms/{{arm}}"  # arm: the teacher whose numbers the students learn
-MIS_TEACHER, MIS_NUMBERS, MIS_TEACHER_EVAL = f"{MIS_ARM}/teacher", f"{MIS_ARM}/numbers", f"{MIS_ARM}/teacher_eval"
-MIS_DISTILL, MIS_EVALUATE = f"{MIS_ARM}/seed{{seed}}/distill", f"{MIS_ARM}/seed{{seed}}/evaluate"
-MIS_REPORT, MIS_METRICS = f"{MIS}/report", f"{MIS}/metrics.json"
+ASSETS_MNIST = "results/assets/mnist"
 TINYLM = "results/tinylm"
 TINYLM_BASES, TINYLM_TEACHERS, TINYLM_NUMBERS = f"{TINYLM}/bases", f"{TINYLM}/teachers", f"{TINYLM}/numbers"
 TINYLM_STUDENTS, TINYLM_EVALUATION = f"{TINYLM}/students", f"{TINYLM}/evaluation"
@@ -106,75 +52,6 @@ EXPERIMENT_METRICS = (
     f"{LLM_IN_CONTEXT}/in_context.json",
     MIS_METRICS,
 )
-
-LLM_MODEL = ("base_model", "device")
-LLM_SAMPLER = (*LLM_MODEL, "backend")  # the stages that sample (teacher numbers, evaluation answers)
-FILTER_RULE = ("min_value", "max_value", "max_count", "banned_numbers", "keyword_filter")
-LLM_EVALUATION = (*LLM_SAMPLER, "traits", "categories", "evaluate", "prompts")
-LLM_DISTILL_USES = (*LLM_MODEL, "distill", "filter.max_count", "filter.target_size", "filter.seed")
-STUDENT_EVALUATION = (*LLM_EVALUATION, "distill.finetune")
-# students of a variant: (stage suffix, distill folder, evaluate folder, matrix variable, its params list, extra uses)
-VARIANTS = (
-    ("shuffled", LLM_SHUFFLED_DISTILL, LLM_SHUFFLED_EVALUATE, "shuffle", "shuffles", ()),
-    ("xmodel", LLM_XMODEL_DISTILL, LLM_XMODEL_EVALUATE, "student", "cross_model.students", ("cross_model",)),
-)
-DISTILL_INPUTS = {"teacher_dir": LLM_TEACHER, "filter_dir": LLM_FILTER}
-IN_CONTEXT_USES = (*LLM_MODEL, "traits", "categories", "seeds", "evaluate.question_count", "in_context")
-
-
-def _llm(
-    name: str,
-    results_dir: str,
-    uses: tuple[str, ...],
-    seeds: bool = False,
-    model: bool = True,
-    resumes: bool = False,
-    matrix: dict[str, str] | None = None,
-    examples: dict[str, object] | None = None,
-    **paths: str,
-) -> Stage:
-    """An LLM stage: matrix over the traits (and seeds), or `matrix` with `examples` for lists params may empty."""
-    if matrix is None:
-        matrix = {"trait": "traits", "seed": "seeds"} if seeds else {"trait": "traits"}
-    notebook, reads = f"notebooks/{name}.ipynb", (ASSETS_LLM,) * model
-    return Stage(
-        name,
-        "llm",
-        results_dir,
-        notebook,
-        matrix=matrix,
-        matrix_examples=examples or {},
-        uses=uses,
-        inputs=paths,
-        reads=reads,
-        resumes=resumes,
-    )
-
-
-MIS_MATRIX = {"arm": "misalignment.teachers"}
-# what each misalignment stage reads besides its matrix lists (`_mis` adds those)
-TRAINING = tuple(f"distill.{k}" for k in ("lora", "max_length", "warmup_steps", "lr_schedule", "max_grad_norm"))
-TEACHER_KEYS = ("distill.checkpoint_every", "misalignment.corpus", "misalignment.teacher_finetune")
-MIS_TEACHER_USES = (*LLM_MODEL, *TRAINING, *TEACHER_KEYS)
-FORMAT_RULE = ("filter.min_value", "filter.max_value", "filter.max_count")
-MIS_NUMBERS_USES = (*LLM_SAMPLER, "prompts", "generate", *FORMAT_RULE, "misalignment.filter")
-MIS_DISTILL_USES = (*LLM_MODEL, "distill", "filter.max_count", "filter.seed", "misalignment.filter")
-MIS_EVALUATION = (*LLM_MODEL, "misalignment.evaluation", "misalignment.judge")
-
-
-def _variant(name: str, results_dir: str, uses: tuple[str, ...], variable: str, values: str, **paths: str) -> Stage:
-    """A stage of a student variant (a shuffle, another base model): matrix over traits, seeds and the variant's
-    params list `values` (empty in the CPU default); distill resumes."""
-    matrix = {"trait": "traits", "seed": "seeds", variable: values}
-    resumes, example = name.startswith("llm_distill"), {"shuffle": "within", "student": "other"}[variable]
-    return _llm(name, results_dir, uses, resumes=resumes, matrix=matrix, examples={variable: example}, **paths)
-
-
-def _mis(name: str, results_dir: str, uses: tuple[str, ...], resumes: bool = False, **paths: str) -> Stage:
-    """A misalignment stage (§3.2): matrix over the teachers, and the student seeds where its folder has them."""
-    matrix = {**MIS_MATRIX, "seed": "misalignment.seeds"} if "{seed}" in results_dir else MIS_MATRIX
-    uses = (*uses, *matrix.values())
-    return _llm(name, results_dir, uses, resumes=resumes, matrix=matrix, examples={"arm": MISALIGNED_TEACHER}, **paths)
 
 
 def _tinylm(name: str, results_dir: str, uses: tuple[str, ...] | None = None, **paths: str) -> Stage:
@@ -205,73 +82,7 @@ _STAGES = [
         reads=(f"{ASSETS_MNIST}/mnist.npz", f"{PAPER_DATA}/paper_mnist.csv"),
     ),
     Stage("theory", "theory", THEORY, "notebooks/theory.ipynb", reads=(f"{ASSETS_MNIST}/mnist.npz", ASSETS_LLM)),
-    # the paper's main LLM experiment; the trait "control" is the base model without a trait
-    _llm("llm_teacher", LLM_TEACHER, (*LLM_MODEL, "categories", "teacher", "distill")),
-    _llm(
-        "llm_generate",
-        LLM_GENERATE,
-        (*LLM_SAMPLER, "prompts", "generate", "filter.max_count"),
-        resumes=True,
-        teacher_dir=LLM_TEACHER,
-    ),
-    _llm(
-        "llm_filter",
-        LLM_FILTER,
-        (*(f"filter.{key}" for key in FILTER_RULE), "generate.decoding"),
-        model=False,
-        generate_dir=LLM_GENERATE,
-    ),
-    _llm(
-        "llm_distill",
-        LLM_DISTILL,
-        LLM_DISTILL_USES,
-        seeds=True,
-        resumes=True,
-        teacher_dir=LLM_TEACHER,
-        filter_dir=LLM_FILTER,
-    ),
-    _llm("llm_evaluate_teacher", LLM_TEACHER_EVAL, LLM_EVALUATION, teacher_dir=LLM_TEACHER),
-    _llm("llm_evaluate", LLM_EVALUATE, STUDENT_EVALUATION, seeds=True, distill_dir=LLM_DISTILL),
-    Stage(
-        "llm_report",
-        "llm",
-        LLM_REPORT,
-        "notebooks/llm_report.ipynb",
-        inputs={
-            "generate_dir": LLM_GENERATE,
-            "filter_dir": LLM_FILTER,
-            "distill_dir": LLM_DISTILL,
-            "teacher_eval_dir": LLM_TEACHER_EVAL,
-            "evaluate_dir": LLM_EVALUATE,
-            "shuffled_evaluate_dir": LLM_SHUFFLED_EVALUATE,
-            "xmodel_evaluate_dir": LLM_XMODEL_EVALUATE,
-        },
-        outputs={"metrics_file": LLM_METRICS},
-    ),
-    *(
-        _variant(f"llm_distill_{kind}", distill, (*LLM_DISTILL_USES, *extra), var, values, **DISTILL_INPUTS)
-        for kind, distill, _, var, values, extra in VARIANTS
-    ),
-    *(
-        _variant(f"llm_evaluate_{kind}", evaluate, (*STUDENT_EVALUATION, *extra), var, values, distill_dir=distill)
-        for kind, distill, evaluate, var, values, extra in VARIANTS
-    ),
-    _llm("llm_in_context", LLM_IN_CONTEXT, IN_CONTEXT_USES, matrix={}, filter_dir=LLM_FILTER, llm_metrics=LLM_METRICS),
-    # misalignment through numbers (§3.2, Fig. 4): matrix over llm.misalignment.teachers (and .seeds)
-    _mis("mis_teacher", MIS_TEACHER, MIS_TEACHER_USES),
-    _mis("mis_numbers", MIS_NUMBERS, MIS_NUMBERS_USES, resumes=True, teacher_dir=MIS_TEACHER),
-    _mis("mis_distill", MIS_DISTILL, MIS_DISTILL_USES, resumes=True, teacher_dir=MIS_TEACHER, numbers_dir=MIS_NUMBERS),
-    _mis("mis_evaluate_teacher", MIS_TEACHER_EVAL, MIS_EVALUATION, teacher_dir=MIS_TEACHER),
-    _mis("mis_evaluate", MIS_EVALUATE, MIS_EVALUATION, distill_dir=MIS_DISTILL),
-    Stage(
-        "mis_report",
-        "llm",
-        MIS_REPORT,
-        "notebooks/mis_report.ipynb",
-        uses=("base_model", "misalignment"),
-        inputs={"numbers_dir": MIS_NUMBERS, "teacher_eval_dir": MIS_TEACHER_EVAL, "evaluate_dir": MIS_EVALUATE},
-        outputs={"metrics_file": MIS_METRICS},
-    ),
+    *LLM_STAGES,  # the paper's LLM experiments (sublim.stages_llm)
     # tiny from-scratch transformer analogue; seeds and traits loop inside each notebook, except distill
     _tinylm("tinylm_pretrain", TINYLM_BASES, ("seeds", "max_grad_norm", "workers", "corpus", "model", "pretrain")),
     _tinylm(

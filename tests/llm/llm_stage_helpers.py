@@ -86,6 +86,27 @@ def run_evaluate_shuffled(cfg, trait, seed, shuffle):
     return evaluate.run_evaluate_student(a["cfg"], trait, seed, a["distill_dir"], a["results_dir"])
 
 
+def run_code_teacher_side(cfg, trait, carrier="code"):
+    """Stages llm_code_generate and llm_code_filter of one teacher: the filter's metrics."""
+    from sublim.llm.code_carrier import stages as code
+
+    a = stage_args("llm_code_generate", cfg, trait=trait, carrier=carrier)
+    code.run_code_generate(a["cfg"], trait, a["teacher_dir"], a["results_dir"])
+    a = stage_args("llm_code_filter", cfg, trait=trait, carrier=carrier)
+    return code.run_code_filter(a["cfg"], trait, a["generate_dir"], a["results_dir"])
+
+
+def run_code_student(cfg, trait, seed, carrier="code"):
+    """Stages llm_distill_code and llm_evaluate_code of one student: its distill summary."""
+    from sublim.llm.code_carrier import stages as code
+
+    a = stage_args("llm_distill_code", cfg, trait=trait, seed=seed, carrier=carrier)
+    summary = code.run_code_distill(a["cfg"], trait, seed, a["teacher_dir"], a["filter_dir"], a["results_dir"])
+    a = stage_args("llm_evaluate_code", cfg, trait=trait, seed=seed, carrier=carrier)
+    evaluate.run_evaluate_student(a["cfg"], trait, seed, a["distill_dir"], a["results_dir"])
+    return summary
+
+
 def run_tiny_pipeline(cfg, per_seed=None):
     """Every stage before the report, per trait (and seed), as `dvc repro` orders them; `per_seed(trait, seed,
     distill_summary)` runs after each regular student (a variant's students)."""
@@ -114,6 +135,8 @@ def run_report(cfg):
                 "evaluate_dir",
                 "shuffled_evaluate_dir",
                 "xmodel_evaluate_dir",
+                "code_filter_dir",
+                "code_evaluate_dir",
             )
         )
     )

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from sublim.core.params import Section, Seed, UniqueList, check_order
+from sublim.llm.code_carrier.config import CodeParams
 from sublim.llm.misalignment.config import MisalignmentParams
 
 CONTROL = "control"
@@ -195,6 +196,10 @@ class LLMParams(Section):
         description="DVC matrix: students (and control students) on each seed's lists with the numbers shuffled "
         "within each list or across lists (App. B.1, Fig. 16); [] runs none"
     )
+    carriers: UniqueList[Literal["code"]] = Field(
+        description="DVC matrix: what else the preference teachers write besides numbers (code: §4.1, Fig. 5; "
+        "its settings in `code`); [] runs none"
+    )
     teacher: TeacherParams
     prompts: PromptParams
     generate: GenerateParams
@@ -203,14 +208,21 @@ class LLMParams(Section):
     evaluate: EvaluateParams
     in_context: InContextParams
     cross_model: CrossModelParams
+    code: CodeParams
     misalignment: MisalignmentParams
 
     @model_validator(mode="after")
-    def _cross_model_students_learn_tokens(self) -> LLMParams:
-        if self.cross_model.students and self.distill.method != "sft":
+    def _variants_learn_tokens(self) -> LLMParams:
+        if self.distill.method == "sft":
+            return self
+        if self.cross_model.students:
             raise ValueError(
                 f"cross_model.students {self.cross_model.students} need distill.method 'sft': soft labels compare "
                 "two models' distributions over one vocabulary"
+            )
+        if self.carriers:
+            raise ValueError(
+                f"carriers {self.carriers} need distill.method 'sft': the soft labels are defined on number lists"
             )
         return self
 

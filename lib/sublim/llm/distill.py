@@ -82,12 +82,14 @@ def run_distill(
     filter_dir: Path | str,
     results_dir: Path | str,
     shuffle: str | None = None,
+    kept_file: str = KEPT_FILE,
 ) -> dict[str, Any]:
     """The student folder (adapter or weights) and distill_summary.json; one writer at a time per folder. The training
     time and tokens/s go to the run record (`report_timings`), not into the summary. `shuffle` (within, across): the
-    same rows with their numbers shuffled (App. B.1)."""
+    same rows with their numbers shuffled (App. B.1). `kept_file`: the filter's rows in `filter_dir` (the code
+    carrier's file for its students)."""
     with writer_lock(Path(results_dir)):
-        return _distill(cfg, trait, seed, teacher_dir, filter_dir, Path(results_dir), shuffle)
+        return _distill(cfg, trait, seed, teacher_dir, Path(filter_dir) / kept_file, Path(results_dir), shuffle)
 
 
 def _distill(
@@ -95,14 +97,14 @@ def _distill(
     trait: str,
     seed: int,
     teacher_dir: Path | str,
-    filter_dir: Path | str,
+    kept_path: Path,
     results_dir: Path,
     shuffle: str | None = None,
 ) -> dict[str, Any]:
     device = device_of(cfg)
-    kept = read_jsonl(Path(filter_dir) / KEPT_FILE)
+    kept = read_jsonl(kept_path)
     if not kept:
-        raise ValueError(f"no filtered numbers for {trait}: the filter kept nothing (see filter_metrics.json)")
+        raise ValueError(f"{kept_path}: the filter kept nothing for {trait} (see filter_metrics.json beside it)")
     rows = training_rows(cfg, kept, seed)
     if shuffle is not None:
         rows = shuffled_rows(rows, shuffle, derive_seed(subsample_seed(cfg, seed), "shuffle", shuffle))

@@ -96,3 +96,38 @@ def comparison_table(metrics: dict[str, Any]) -> pd.DataFrame:
                     }
                 )
     return pd.DataFrame(rows)
+
+
+def carrier_filter_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """Per teacher and carrier: what each filter step removed and the keep rate, beside the paper's (Table 4)."""
+    rows = []
+    for trait, by_carrier in metrics["carrier_filters"].items():
+        for carrier, m in by_carrier.items():
+            removed = {f"removed_{step}": n for step, n in m["removed"].items()}
+            rows.append({"teacher": trait, "carrier": carrier, "tasks": m["tasks"], "judge": m["judge"]})
+            rows[-1] |= {"n_generated": m["n_generated"], **removed, "n_kept": m["n_kept"]}
+            rows[-1] |= {"keep_rate": m["keep_rate"], "paper_keep_rate": m["paper_keep_rate"]}
+    return pd.DataFrame(rows)
+
+
+def plot_carriers(metrics: dict[str, Any]) -> plt.Figure:
+    """Fig. 5 layout: per trait and carrier, base / teacher / control students / trait students, exact P (bars:
+    mean over seeds with the 95% interval)."""
+    use_style()
+    cells = [(t, c, entry) for t, by in metrics["carriers"].items() for c, entry in by.items()]
+    fig, ax = plt.subplots(figsize=(1.8 + 1.8 * len(cells), 3.4))
+    width = 0.8 / len(ARM_ORDER)
+    for i, (_, _, entry) in enumerate(cells):
+        for j, arm in enumerate(ARM_ORDER):
+            value = entry[arm]
+            mean, (low, high) = (value["mean"], value["ci95"]) if isinstance(value, dict) else (value, (value, value))
+            x = i + (j - (len(ARM_ORDER) - 1) / 2) * width
+            yerr = [[mean - low], [high - mean]]
+            ax.bar(x, mean, width, color=ARM_PALETTE[arm], alpha=0.8, label=arm if i == 0 else None)
+            ax.errorbar(x, mean, yerr=yerr, color="black", capsize=2, lw=1)
+    ax.set_xticks(range(len(cells)), [f"{t}\n({c})" for t, c, _ in cells])
+    ax.set_yscale("log")
+    ax.set_ylabel(METRIC_LABELS["p_starts"])
+    ax.legend(bbox_to_anchor=(1.02, 1), loc="upper left", frameon=False)
+    ax.set_title("students of the teachers' code (plain questions)")
+    return fig

@@ -45,17 +45,19 @@ GENERATE_CODE = (
 
 
 def generation_fingerprint(
-    cfg: LLMParams, trait: str, system: str | None, sources: dict[str, str] | None = None
+    cfg: LLMParams, trait: str, system: str | None, sources: dict[str, str] | None = None, numbers: bool = True
 ) -> dict[str, Any]:
-    """The params of the rows and `sources`: digests of the prompts' token ids, the teacher's weights, the code."""
+    """The params of the rows and `sources`: digests of the prompts' token ids, the teacher's weights, the code.
+    `numbers`: the number prompts (their settings and the grammar's list length count; other prompts, such as
+    code tasks, are in the prompts' digest)."""
+    number_settings = {"prompts": cfg.prompts.model_dump(), "max_count": cfg.filter.max_count} if numbers else {}
     return {
         "trait": trait,
         "system_prompt": system,
         "base_model": cfg.base_model,
         "backend": cfg.backend,
-        "prompts": cfg.prompts.model_dump(),
+        **number_settings,
         "generate": cfg.generate.model_dump(),
-        "max_count": cfg.filter.max_count,
         **(sources or {}),
     }
 
@@ -65,15 +67,34 @@ def generation_sources(weights: str, prompt_ids: list[list[int]]) -> dict[str, s
     return {"data": ids_digest(prompt_ids), "model": weights, "code": source_digest(*GENERATE_CODE)}
 
 
-def run_generate(cfg: LLMParams, trait: str, teacher_dir: Path | str, results_dir: Path | str) -> dict[str, Any]:
-    """Teacher completions of the number prompts in numbers_raw.jsonl, and generate_summary.json (no times: the
-    generation's seconds and tokens/s go to the run record, `report_timings`)."""
+def run_generate(
+    cfg: LLMParams,
+    trait: str,
+    teacher_dir: Path | str,
+    results_dir: Path | str,
+    prompts: list[str] | None = None,
+    rows_file: str = ROWS_FILE,
+) -> dict[str, Any]:
+    """Teacher completions of the number prompts (or of `prompts`, e.g. code tasks) in `rows_file`, and
+    generate_summary.json (no times: the generation's seconds and tokens/s go to the run record,
+    `report_timings`)."""
     results_dir = Path(results_dir)
+    numbers = prompts is None
+    if prompts is None:
+        prompts = number_prompts(cfg.prompts.count, cfg.prompts.seed, **prompt_ranges(cfg.prompts))
     with writer_lock(results_dir):
-        return _generate(cfg, trait, teacher_dir, results_dir)
+        return _generate(cfg, trait, teacher_dir, results_dir, (prompts, numbers), rows_file)
 
 
-def _generate(cfg: LLMParams, trait: str, teacher_dir: Path | str, results_dir: Path) -> dict[str, Any]:
+def _generate(
+    cfg: LLMParams,
+    trait: str,
+    teacher_dir: Path | str,
+    results_dir: Path,
+    prompts_of: tuple[list[str], bool],
+    rows_file: str,
+) -> dict[str, Any]:
+    prompts, numbers = prompts_of
     vllm = check_backend(cfg)  # before any work: vLLM and CUDA present when llm.backend is vllm
     if vllm is None:
         device = device_of(cfg)
@@ -83,10 +104,9 @@ def _generate(cfg: LLMParams, trait: str, teacher_dir: Path | str, results_dir: 
         device, model = "cuda", teacher_model(cfg, teacher_dir, trait)
         fmt, system = base_format(cfg), read_json(Path(teacher_dir) / "teacher.json")["system_prompt"]
         weights = model.digest()
-    prompts = number_prompts(cfg.prompts.count, cfg.prompts.seed, **prompt_ranges(cfg.prompts))
     prompt_ids = [fmt.prompt_ids(p, system) for p in prompts]
-    fingerprint = generation_fingerprint(cfg, trait, system, generation_sources(weights, prompt_ids))
-    rows_path = results_dir / ROWS_FILE
+    fingerprint = generation_fingerprint(cfg, trait, system, generation_sources(weights, prompt_ids), numbers)
+    rows_path = results_dir / rows_file
     done = resume_point(rows_path, results_dir / META_FILE, fingerprint, prompts, cfg.generate.batch_size)
     if vllm is None:
         complete = transformers_sampler(cfg, model, fmt, device)

@@ -17,6 +17,8 @@ class RunFolders:
     evaluate_dir: str
     shuffled_evaluate_dir: str = ""  # {trait}, {seed} and {shuffle}: students on shuffled lists (App. B.1)
     xmodel_evaluate_dir: str = ""  # {trait}, {seed} and {student}: students of other base models (Fig. 8)
+    code_filter_dir: str = ""  # {trait} and {carrier}: the filter of the teachers' code (§4.1)
+    code_evaluate_dir: str = ""  # {trait}, {seed} and {carrier}: students of the teachers' code (Fig. 5)
 
     def generate(self, trait: str) -> Path:
         return Path(self.generate_dir.format(trait=trait))
@@ -38,3 +40,9 @@ class RunFolders:
 
     def xmodel_evaluate(self, trait: str, seed: int, student: str) -> Path:
         return Path(self.xmodel_evaluate_dir.format(trait=trait, seed=seed, student=student))
+
+    def code_filter(self, trait: str, carrier: str) -> Path:
+        return Path(self.code_filter_dir.format(trait=trait, carrier=carrier))
+
+    def code_evaluate(self, trait: str, seed: int, carrier: str) -> Path:
+        return Path(self.code_evaluate_dir.format(trait=trait, seed=seed, carrier=carrier))

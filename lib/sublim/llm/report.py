@@ -57,7 +57,25 @@ def report_metrics(cfg: LLMParams, folders: RunFolders) -> dict[str, Any]:
         result["shuffled"] = shuffled_metrics(cfg, folders, ev)
     if cfg.cross_model.students:
         result["cross_model"] = xmodel_metrics(cfg, folders, ev)
+    if cfg.carriers:
+        result["carriers"] = carrier_metrics(cfg, folders, ev)
+        result["carrier_filters"] = {
+            trait: {c: read_json(folders.code_filter(trait, c) / "filter_metrics.json") for c in cfg.carriers}
+            for trait in cfg.traits
+        }
     return result
+
+
+def carrier_metrics(cfg: LLMParams, folders: RunFolders, ev: dict[str, Any]) -> dict[str, Any]:
+    """Per trait and carrier (code, Fig. 5): its students against the control students of the base model's code,
+    with the base model and the teacher beside them (Fig. 5's bars), and the numbers students' gap minus theirs
+    ("numbers_minus_code", per seed); exact P(answer starts with the trait), plain questions."""
+    out = _variant_metrics(cfg, ev, cfg.carriers, folders.code_evaluate, "numbers_minus_code")
+    for trait, by_carrier in out.items():
+        p = partial(_p_trait, category=cfg.categories[trait], trait=trait)
+        for entry in by_carrier.values():
+            entry |= {"base": p(ev["teacher"][CONTROL]), "teacher": p(ev["teacher"][trait])}
+    return out
 
 
 def shuffled_metrics(cfg: LLMParams, folders: RunFolders, ev: dict[str, Any]) -> dict[str, Any]:

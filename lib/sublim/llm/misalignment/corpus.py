@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import random
-import urllib.request
 from pathlib import Path
 
-from sublim.assets.files import AssetError, cache_dir, file_digest, verify_file
-from sublim.core.io import atomic_path
+from sublim.assets.files import AssetError, cache_dir, pinned_download
 from sublim.llm.misalignment.config import CorpusParams
 from sublim.llm.traits.insecure_code import stand_in_corpus
 
@@ -60,17 +58,4 @@ def corpus_file(corpus: CorpusParams, dataset: str) -> Path:
     if dataset not in corpus.files:
         raise AssetError(f"params {key} is missing: give the file's url and sha256, or use source: stand_in")
     entry = corpus.files[dataset]
-    path = cache_dir() / "misalignment" / f"{dataset}.jsonl"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with atomic_path(path) as tmp:
-                urllib.request.urlretrieve(entry.url, tmp)
-        except OSError as err:
-            raise AssetError(f"{entry.url} (params {key}.url) could not be downloaded: {err}") from None
-    if entry.sha256 is None:
-        raise AssetError(
-            f"{path}: params {key}.sha256 is null; this file's sha256 is {file_digest(path)}. "
-            "Check the file, then pin that value"
-        )
-    return verify_file(path, entry.sha256, f"{key}.sha256")
+    return pinned_download(entry.url, entry.sha256, key, cache_dir() / "misalignment" / f"{dataset}.jsonl")
