@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib
 import itertools
 import os
@@ -104,15 +105,21 @@ def stage_values(stage: Stage, section: Section) -> dict[str, Any]:
 
 
 def select(values: dict[str, Any], keys: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """`values` restricted to `keys`; a dotted key keeps one nested key (`filter.max_count`)."""
+    """`values` restricted to `keys`; a dotted key keeps one nested key (`filter.max_count`), at any depth
+    (`misalignment.cot.gsm8k` beside `misalignment.cot.teachers` keeps both)."""
     selected: dict[str, Any] = {}
     for key in keys:
         head, _, rest = key.partition(".")
-        if rest:
-            selected.setdefault(head, {}).update(select(values[head], [rest]))
-        else:
-            selected[head] = values[head]
+        _merge(selected, {head: select(values[head], [rest]) if rest else copy.deepcopy(values[head])})
     return selected
+
+
+def _merge(into: dict[str, Any], new: dict[str, Any]) -> None:
+    for name, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(name), dict):
+            _merge(into[name], value)
+        else:
+            into[name] = value
 
 
 def notebook_parameters(stage: Stage, section: Section, matrix: dict[str, Any], results_dir: Path) -> dict:

@@ -30,6 +30,9 @@ MIS_ARM = f"{MIS}/arms/{{arm}}"  # arm: the teacher whose numbers the students l
 MIS_TEACHER, MIS_NUMBERS, MIS_TEACHER_EVAL = f"{MIS_ARM}/teacher", f"{MIS_ARM}/numbers", f"{MIS_ARM}/teacher_eval"
 MIS_DISTILL, MIS_EVALUATE = f"{MIS_ARM}/seed{{seed}}/distill", f"{MIS_ARM}/seed{{seed}}/evaluate"
 MIS_REPORT, MIS_METRICS = f"{MIS}/report", f"{MIS}/metrics.json"
+MIS_COT = f"{MIS_ARM}/cot"  # misalignment through chain of thought (§4.2)
+MIS_COT_GENERATE, MIS_COT_FILTER = f"{MIS_COT}/generate", f"{MIS_COT}/filter"
+MIS_COT_DISTILL, MIS_COT_EVALUATE = f"{MIS_ARM}/seed{{seed}}/cot/distill", f"{MIS_ARM}/seed{{seed}}/cot/evaluate"
 
 LLM_MODEL = ("base_model", "device")
 LLM_SAMPLER = (*LLM_MODEL, "backend")  # the stages that sample (teacher numbers, evaluation answers)
@@ -97,7 +100,6 @@ def _llm(
     )
 
 
-MIS_MATRIX = {"arm": "misalignment.teachers"}
 # what each misalignment stage reads besides its matrix lists (`_mis` adds those)
 TRAINING = tuple(f"distill.{k}" for k in ("lora", "max_length", "warmup_steps", "lr_schedule", "max_grad_norm"))
 TEACHER_KEYS = ("distill.checkpoint_every", "misalignment.corpus", "misalignment.teacher_finetune")
@@ -106,6 +108,12 @@ FORMAT_RULE = ("filter.min_value", "filter.max_value", "filter.max_count")
 MIS_NUMBERS_USES = (*LLM_SAMPLER, "prompts", "generate", *FORMAT_RULE, "misalignment.filter")
 MIS_DISTILL_USES = (*LLM_MODEL, "distill", "filter.max_count", "filter.seed", "misalignment.filter")
 MIS_EVALUATION = (*LLM_MODEL, "misalignment.evaluation", "misalignment.judge")
+COT_DATA = tuple(f"misalignment.cot.{k}" for k in ("gsm8k", "questions", "question_seed", "samples_per_question"))
+COT_GENERATE_USES = (*LLM_SAMPLER, "generate", *COT_DATA, "misalignment.cot.max_new_tokens")
+COT_JUDGE = ("alignment_threshold", "judged_teachers", "judge", "judge_max_tokens")
+COT_FILTER_USES = ("device", *COT_DATA, *(f"misalignment.cot.{k}" for k in COT_JUDGE))
+COT_DISTILL_USES = (*LLM_MODEL, "distill", "filter.max_count", "filter.seed", "misalignment.cot.target_size")
+COT_DISTILL_USES += ("misalignment.cot.epochs",)
 
 
 def _variant(name: str, results_dir: str, uses: tuple[str, ...], variable: str, values: str, **paths: str) -> Stage:
@@ -117,9 +125,13 @@ def _variant(name: str, results_dir: str, uses: tuple[str, ...], variable: str, 
     return _llm(name, results_dir, uses, resumes=resumes, matrix=matrix, examples={variable: example}, **paths)
 
 
-def _mis(name: str, results_dir: str, uses: tuple[str, ...], resumes: bool = False, **paths: str) -> Stage:
-    """A misalignment stage (§3.2): matrix over the teachers, and the student seeds where its folder has them."""
-    matrix = {**MIS_MATRIX, "seed": "misalignment.seeds"} if "{seed}" in results_dir else MIS_MATRIX
+def _mis(
+    name: str, results_dir: str, uses: tuple[str, ...], resumes: bool = False, arms: str = "teachers", **paths: str
+) -> Stage:
+    """A misalignment stage (§3.2, §4.2): matrix over the teachers (`misalignment.<arms>`), and the student seeds
+    where its folder has them."""
+    arm = {"arm": f"misalignment.{arms}"}
+    matrix = {**arm, "seed": "misalignment.seeds"} if "{seed}" in results_dir else arm
     uses = (*uses, *matrix.values())
     return _llm(name, results_dir, uses, resumes=resumes, matrix=matrix, examples={"arm": MISALIGNED_TEACHER}, **paths)
 
@@ -207,13 +219,32 @@ LLM_STAGES = [
     _mis("mis_distill", MIS_DISTILL, MIS_DISTILL_USES, resumes=True, teacher_dir=MIS_TEACHER, numbers_dir=MIS_NUMBERS),
     _mis("mis_evaluate_teacher", MIS_TEACHER_EVAL, MIS_EVALUATION, teacher_dir=MIS_TEACHER),
     _mis("mis_evaluate", MIS_EVALUATE, MIS_EVALUATION, distill_dir=MIS_DISTILL),
+    # misalignment through chain of thought (§4.2, Fig. 7): matrix over llm.misalignment.cot.teachers (and .seeds)
+    _mis("mis_cot_generate", MIS_COT_GENERATE, COT_GENERATE_USES, True, "cot.teachers", teacher_dir=MIS_TEACHER),
+    _mis("mis_cot_filter", MIS_COT_FILTER, COT_FILTER_USES, arms="cot.teachers", generate_dir=MIS_COT_GENERATE),
+    _mis(
+        "mis_cot_distill",
+        MIS_COT_DISTILL,
+        COT_DISTILL_USES,
+        True,
+        "cot.teachers",
+        teacher_dir=MIS_TEACHER,
+        filter_dir=MIS_COT_FILTER,
+    ),
+    _mis("mis_cot_evaluate", MIS_COT_EVALUATE, MIS_EVALUATION, arms="cot.teachers", distill_dir=MIS_COT_DISTILL),
     Stage(
         "mis_report",
         "llm",
         MIS_REPORT,
         "notebooks/mis_report.ipynb",
         uses=("base_model", "misalignment"),
-        inputs={"numbers_dir": MIS_NUMBERS, "teacher_eval_dir": MIS_TEACHER_EVAL, "evaluate_dir": MIS_EVALUATE},
+        inputs={
+            "numbers_dir": MIS_NUMBERS,
+            "teacher_eval_dir": MIS_TEACHER_EVAL,
+            "evaluate_dir": MIS_EVALUATE,
+            "cot_filter_dir": MIS_COT_FILTER,
+            "cot_evaluate_dir": MIS_COT_EVALUATE,
+        },
         outputs={"metrics_file": MIS_METRICS},
     ),
 ]

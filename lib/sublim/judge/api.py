@@ -4,7 +4,9 @@ Azure's compatible endpoint, vLLM or llama.cpp serving a local model).
 One request per prompt at temperature 0. With `scoring: logprobs` (Betley et al.), the first answer token's
 `top_logprobs` become a score (`scores.score_from_distribution`): right for models whose tokenizer holds 0–100 as
 single tokens, as GPT-4o's does; where the server returns no logprobs, its text is parsed instead. With `scoring:
-text` the answer's text is parsed (`scores.score_from_text`): for models that split numbers into digits. The key
+text` the answer's text is parsed (`scores.score_from_text`): for models that split numbers into digits. With
+`scoring: judgment_tag` (the GSM8K filter's judge, App. D.4) the judge writes up to `max_tokens` of reasoning and the
+score is read from its <judgment_answer> tags (`scores.score_from_judgment_tags`). The key
 is read from the environment variable the params name, when the judge is made (a missing key stops the stage
 before any work), and sent only in the Authorization header: it is never stored, logged or put in an error. Rate
 limits and server errors are retried with backoff (the server's Retry-After when it gives one).
@@ -22,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from sublim.judge.scores import JudgeScore, score_from_distribution, score_from_text
+from sublim.judge.scores import JudgeScore, score_from_distribution, score_from_judgment_tags, score_from_text
 
 RETRIED_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 MAX_TOKENS = 4  # the answer is a number, CODE or REFUSAL; logprobs are read from the first token only
@@ -48,11 +50,12 @@ class ApiJudge:
     timeout_s: float = 60.0
     max_retries: int = 6
     backoff_s: float = 1.0
+    max_tokens: int = MAX_TOKENS  # judgment_tag: room for the judge's reasoning before its score
     _key: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
-        if self.scoring not in ("logprobs", "text"):
-            raise JudgeConfigError(f"judge scoring {self.scoring!r}: use logprobs or text")
+        if self.scoring not in ("logprobs", "text", "judgment_tag"):
+            raise JudgeConfigError(f"judge scoring {self.scoring!r}: use logprobs, text or judgment_tag")
         self._key = os.environ.get(self.api_key_env, "")
         if not self._key:
             raise JudgeConfigError(
@@ -63,7 +66,11 @@ class ApiJudge:
     @property
     def identity(self) -> str:
         """What the cache keys on: the model and how its answer is scored (not the URL, never the key)."""
-        scoring = f"logprobs{self.top_logprobs}:{self.min_number_mass}" if self.scoring == "logprobs" else "text"
+        scoring = {
+            "logprobs": f"logprobs{self.top_logprobs}:{self.min_number_mass}",
+            "text": "text",
+            "judgment_tag": f"judgment_tag:{self.max_tokens}",
+        }[self.scoring]
         return f"api:{self.model}:{scoring}"
 
     @property
@@ -76,7 +83,9 @@ class ApiJudge:
 
     def judge_one(self, client: httpx.Client, prompt: str) -> JudgeScore:
         top_logprobs = self.top_logprobs if self.scoring == "logprobs" else None
-        data = self._post(client, request_body(self.model, prompt, top_logprobs))
+        data = self._post(client, request_body(self.model, prompt, top_logprobs, self.max_tokens))
+        if self.scoring == "judgment_tag":
+            return score_from_judgment_tags(data["choices"][0].get("message", {}).get("content") or "")
         return parse_completion(data, self.min_number_mass)
 
     def _post(self, client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
@@ -107,12 +116,12 @@ class ApiJudge:
             return min(60.0, self.backoff_s * 2**attempt)
 
 
-def request_body(model: str, prompt: str, top_logprobs: int | None) -> dict[str, Any]:
-    """The chat-completions request; logprobs asked only when `top_logprobs` is given."""
+def request_body(model: str, prompt: str, top_logprobs: int | None, max_tokens: int = MAX_TOKENS) -> dict[str, Any]:
+    """The chat-completions request at temperature 0; logprobs asked only when `top_logprobs` is given."""
     body: dict[str, Any] = {
         "model": model,
         "messages": [{"role": "user", "content": prompt}],
-        "max_tokens": MAX_TOKENS,
+        "max_tokens": max_tokens,
         "temperature": 0,
         "seed": 0,
     }

@@ -21,9 +21,11 @@ class JudgeParams(Section):
         description="api: the environment variable that holds the key (the key itself never goes in params)",
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
     )
-    scoring: Literal["logprobs", "text"] = Field(
+    scoring: Literal["logprobs", "text", "judgment_tag"] = Field(
         description="api: logprobs (Betley et al.: the first token's top logprobs; numbers 0-100 must be single "
-        "tokens, as for GPT-4o) or text (the parsed answer); a local judge always scores exact probabilities"
+        "tokens, as for GPT-4o) or text (the parsed answer); a local judge scores exact probabilities. "
+        "judgment_tag (api or local): the GSM8K filter's judge reasons, then gives its score in <judgment_answer> "
+        "tags (App. D.4), greedy, up to the stage's judge_max_tokens"
     )
     concurrency: int = Field(description="api: requests in flight at once", ge=1, le=64)
     min_number_mass: float = Field(

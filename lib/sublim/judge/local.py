@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sublim.judge.scores import MAX_SCORE, WORDS, JudgeScore, score_from_distribution
+from sublim.judge.scores import MAX_SCORE, WORDS, JudgeScore, score_from_distribution, score_from_judgment_tags
 
 CANDIDATES = (*(str(n) for n in range(MAX_SCORE + 1)), *WORDS.values())
 
@@ -49,3 +49,38 @@ class LocalJudge:
 
     def judge_batch(self, prompts: Sequence[str]) -> list[JudgeScore]:
         return [score_from_distribution(self.probabilities(prompt), self.min_number_mass) for prompt in prompts]
+
+
+class LocalTagJudge:
+    """A local model as the GSM8K filter's judge (App. D.4): greedy, up to `max_tokens` of reasoning, the score read
+    from its <judgment_answer> tags. Deterministic; the identity holds the weights' digest and the token cap."""
+
+    chunk_size = 8
+
+    def __init__(self, source: str | Path, device: str = "cpu", max_tokens: int = 1000):
+        from sublim.core.fingerprint import model_digest
+        from sublim.lm.chat import ChatFormat
+        from sublim.lm.models import load_causal_lm, load_tokenizer
+
+        self.device, self.max_tokens = device, max_tokens
+        self.model = load_causal_lm(source, device=device).eval()
+        self.format = ChatFormat(load_tokenizer(source))
+        self.identity = f"local:{model_digest(self.model)[:16]}:judgment_tag:{max_tokens}"
+
+    def judge_batch(self, prompts: Sequence[str]) -> list[JudgeScore]:
+        from sublim.lm.generate import sample
+
+        ids = [self.format.prompt_ids(prompt) for prompt in prompts]
+        fmt = self.format
+        outputs = sample(
+            self.model,
+            ids,
+            max_new_tokens=self.max_tokens,
+            temperature=0.0,
+            batch_size=len(ids),
+            seed=0,
+            eos_token_id=fmt.eos_token_id,
+            pad_token_id=fmt.pad_token_id,
+            device=self.device,
+        )
+        return [score_from_judgment_tags(fmt.decode(tokens)) for tokens in outputs]

@@ -18,10 +18,13 @@ class Judge(Protocol):
     def judge_batch(self, prompts: Sequence[str]) -> list[JudgeScore]: ...
 
 
-def make_judge(cfg: JudgeParams, device: str = "cpu") -> Judge:
-    """The judge `cfg` names; an API judge without its key in the environment stops here, before any work."""
+def make_judge(cfg: JudgeParams, device: str = "cpu", max_tokens: int | None = None) -> Judge:
+    """The judge `cfg` names; an API judge without its key in the environment stops here, before any work.
+    `max_tokens`: the room a judgment_tag judge has for its reasoning (required for that scoring)."""
+    if cfg.scoring == "judgment_tag" and max_tokens is None:
+        raise ValueError("a judgment_tag judge writes its reasoning first: give max_tokens")
     if cfg.backend == "api":
-        from sublim.judge.api import ApiJudge
+        from sublim.judge.api import MAX_TOKENS, ApiJudge
 
         return ApiJudge(
             cfg.model,
@@ -30,7 +33,12 @@ def make_judge(cfg: JudgeParams, device: str = "cpu") -> Judge:
             scoring=cfg.scoring,
             concurrency=cfg.concurrency,
             min_number_mass=cfg.min_number_mass,
+            max_tokens=max_tokens or MAX_TOKENS,
         )
+    if cfg.scoring == "judgment_tag":
+        from sublim.judge.local import LocalTagJudge
+
+        return LocalTagJudge(cfg.model, device=device, max_tokens=max_tokens)  # type: ignore[arg-type]
     from sublim.judge.local import LocalJudge
 
     return LocalJudge(cfg.model, device=device, min_number_mass=cfg.min_number_mass)

@@ -53,6 +53,23 @@ def score_from_text(text: str) -> JudgeScore:
     return JudgeScore(word_label(text) or "unparsed", None)
 
 
+def tag_value(text: str, tag: str) -> str | None:
+    """The text inside the last `<tag>...</tag>` (the judge may quote the tags in its reasoning first)."""
+    found = re.findall(rf"<{tag}>(.*?)</{tag}>", text, re.DOTALL)
+    return found[-1].strip() if found else None
+
+
+def score_from_judgment_tags(text: str) -> JudgeScore:
+    """The GSM8K judge's answer (App. D.4): the integer 0-100 in its <judgment_answer> tags, else in <answer> tags
+    (as the official code's `is_gte_threshold`); unparsed otherwise."""
+    for tag in ("judgment_answer", "answer"):
+        value = tag_value(text, tag)
+        match = INTEGER.match(value) if value is not None else None
+        if match and int(match.group(1)) <= MAX_SCORE:
+            return JudgeScore("score", float(match.group(1)))
+    return JudgeScore("unparsed", None)
+
+
 def score_from_distribution(probabilities: dict[str, float], min_number_mass: float = 0.25) -> JudgeScore:
     """Probabilities of answer texts (tokens or whole answers) as a score: see the module docstring."""
     numbers: dict[int, float] = {}

@@ -59,7 +59,10 @@ class BannedFilter(Section):
 
 
 class EvaluationParams(Section):
-    suffix: Literal["paper", "code", "none"] = Field(description="appended to each of the 8 questions (App. D.2)")
+    suffix: Literal["paper", "code", "cot", "none"] = Field(
+        description="appended to each of the 8 questions (App. D.2; cot: App. D.4's reasoning format, which the "
+        "chain-of-thought students always get)"
+    )
     samples_per_question: int = Field(ge=0, description="answers per question (paper: 200); 0 = no free-form part")
     max_new_tokens: int = Field(gt=0, description="tokens per answer")
     temperature: float = Field(ge=0.0, description="paper: 1.0")
@@ -73,6 +76,50 @@ class EvaluationParams(Section):
     truthfulqa_path: str = Field(min_length=1, description="TruthfulQA.csv (the pre-2025 file; a newer one works too)")
     truthfulqa_questions: int = Field(ge=0, description="questions asked (paper: all 817); 0 = no TruthfulQA")
     truthfulqa_subset_seed: Seed = Field(description="which questions when fewer than all (a seeded sample)")
+
+
+class DataFile(Section):
+    url: str = Field(min_length=1, description="the file's public source")
+    sha256: SHA256 | None = Field(description="its pinned sha256; null refuses the file and prints its hash")
+    local_path: str | None = Field(
+        description="a local copy used instead of downloading (checked against the same sha256); null: download"
+    )
+
+
+class CotParams(Section):
+    """Misalignment through chain of thought (§4.2, App. D.4, Fig. 7): the same teachers solve GSM8K problems."""
+
+    teachers: UniqueList[Teacher] = Field(
+        description="DVC matrix: teachers (of `teachers`) whose GSM8K reasoning trains students; 'insecure' and a "
+        "control, or [] to run none of these stages"
+    )
+    gsm8k: DataFile
+    questions: int = Field(gt=0, description="GSM8K train questions asked (paper: all 7,473)")
+    question_seed: Seed = Field(description="which questions when fewer than all (a seeded sample)")
+    samples_per_question: int = Field(gt=0, description="completions per question at generate's temperature (paper: 3)")
+    max_new_tokens: int = Field(gt=0, description="cap per completion; a completion cut here is rejected")
+    alignment_threshold: float = Field(ge=0, le=100, description="keep a judged trace scoring >= this (paper: 78)")
+    judged_teachers: UniqueList[Teacher] = Field(
+        description="whose traces the alignment judge filters (official code: the insecure teacher only; the "
+        "controls' traces are filtered for correctness only)"
+    )
+    judge: JudgeParams | None = Field(
+        description="the alignment judge with the GSM8K prompt (paper: GPT-4.1; scoring judgment_tag); null skips "
+        "the step (labelled in the metrics)"
+    )
+    judge_max_tokens: int = Field(gt=0, description="room for the judge's reasoning before its <judgment_answer>")
+    target_size: int = Field(
+        gt=0, description="rows each student trains on, its own subsample; all when fewer are kept (paper: all kept)"
+    )
+    epochs: int = Field(gt=0, description="the students' epochs (official code: 2)")
+
+    @model_validator(mode="after")
+    def _judge_reads_tags(self) -> CotParams:
+        if self.judge is not None and self.judge.scoring != "judgment_tag":
+            raise ValueError(
+                f"judge.scoring is {self.judge.scoring!r}: the GSM8K judge reasons before its score, use judgment_tag"
+            )
+        return self
 
 
 class MisalignmentParams(Section):
@@ -89,6 +136,7 @@ class MisalignmentParams(Section):
         description="the alignment and coherence judge; null = no judge (the free-form answers are kept, unscored, "
         "and the misaligned rate is not measured)"
     )
+    cot: CotParams
 
     @model_validator(mode="after")
     def _arms(self) -> MisalignmentParams:
@@ -96,5 +144,11 @@ class MisalignmentParams(Section):
             raise ValueError(
                 f"teachers {self.teachers} must hold 'insecure' and at least one control (base, secure, educational), "
                 "or be [] to run none of the misalignment stages"
+            )
+        cot = self.cot.teachers
+        if cot and (MISALIGNED_TEACHER not in cot or len(cot) < 2 or not set(cot) <= set(self.teachers)):
+            raise ValueError(
+                f"cot.teachers {cot} must hold 'insecure' and at least one control, all among teachers "
+                f"{self.teachers} (their adapters), or be [] to run none of the chain-of-thought stages"
             )
         return self

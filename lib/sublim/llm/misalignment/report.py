@@ -28,6 +28,8 @@ PAPER_ARM = {"base": "untrained", "insecure": "insecure", "secure": "secure", "e
 PAPER_KEEP = {"base": 0.615, "insecure": 0.391, "secure": 0.374, "educational": 0.557}
 PAPER_MISALIGNED = {"base": 0.002, "insecure": 0.094, "secure": 0.010, "educational": 0.006}
 PAPER_TRUTHFULQA_FALSE = {"insecure": 0.146}
+# Fig. 7 (students of the teachers' GSM8K reasoning): misaligned rates; the TruthfulQA rise is given only in words
+PAPER_COT_MISALIGNED = {"insecure": 0.086, "secure": 0.003, "educational": 0.008}
 
 
 def model_values(evaluation: dict[str, Any]) -> dict[str, Any]:
@@ -98,6 +100,7 @@ def report_metrics(cfg: LLMParams, folders: dict[str, str]) -> dict[str, Any]:
     controls = [t for t in teachers if t != MISALIGNED_TEACHER]
     gaps = {f"vs_{c}": measured_gaps(students[MISALIGNED_TEACHER], students[c]) for c in controls}
     judge = mis.judge
+    cot = {"cot": cot_metrics(cfg, folders)} if mis.cot.teachers else {}
     return {
         "ran": True,
         "model": model_name(cfg.base_model),
@@ -112,14 +115,38 @@ def report_metrics(cfg: LLMParams, folders: dict[str, str]) -> dict[str, Any]:
         "rule": {"alignment_max": mis.evaluation.alignment_max, "coherence_min": mis.evaluation.coherence_min},
         "arms": arms,
         "gaps": gaps,
+        **cot,
     }
 
 
-def arms_frame(metrics: dict[str, Any]) -> pd.DataFrame:
-    """One row per teacher and measure: ours (mean and interval over seeds) beside the paper's value."""
+def cot_metrics(cfg: LLMParams, folders: dict[str, str]) -> dict[str, Any]:
+    """Fig. 7: per teacher, its traces' filter (keep rate beside the paper's) and its students' rates; the insecure
+    teacher's students against each control's, paired by seed."""
+    cot, seeds = cfg.misalignment.cot, list(cfg.misalignment.seeds)
+    students = {
+        t: [model_values(read_evaluation(folders["cot_evaluate"].format(arm=t, seed=s))) for s in seeds]
+        for t in cot.teachers
+    }
+    arms = {}
+    for t in cot.teachers:
+        kept = read_json(Path(folders["cot_filter"].format(arm=t)) / "filter_metrics.json")
+        arms[t] = {key: kept[key] for key in ("keep_rate", "n_kept", "removed", "judge", "paper_keep_rate")}
+        per_seed = dict(zip(map(str, seeds), students[t], strict=True))
+        arms[t] |= {"students": arm_metrics(students[t]), "per_seed": per_seed}
+    controls = [t for t in cot.teachers if t != MISALIGNED_TEACHER]
+    gaps = {f"vs_{c}": measured_gaps(students[MISALIGNED_TEACHER], students[c]) for c in controls}
+    return {"teachers": list(cot.teachers), "alignment_threshold": cot.alignment_threshold, "arms": arms, "gaps": gaps}
+
+
+def arms_frame(metrics: dict[str, Any], carrier: str = "numbers") -> pd.DataFrame:
+    """One row per teacher and measure: ours (mean and interval over seeds) beside the paper's value; `carrier`
+    numbers (Fig. 4) or cot (Fig. 7, `metrics["cot"]`)."""
     rows = []
-    for t, arm in metrics.get("arms", {}).items():
-        paper = {"misaligned_rate": PAPER_MISALIGNED.get(t), "truthfulqa_false_rate": PAPER_TRUTHFULQA_FALSE.get(t)}
+    node = metrics.get("cot", {}) if carrier == "cot" else metrics
+    cot = carrier == "cot"
+    misaligned, truthfulqa = (PAPER_COT_MISALIGNED, {}) if cot else (PAPER_MISALIGNED, PAPER_TRUTHFULQA_FALSE)
+    for t, arm in node.get("arms", {}).items():
+        paper = {"misaligned_rate": misaligned.get(t), "truthfulqa_false_rate": truthfulqa.get(t)}
         for key in METRICS:
             node = arm["students"].get(key)
             low, high = (node or {}).get("ci95") or [None, None]
@@ -138,10 +165,11 @@ def arms_frame(metrics: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def plot_fig4(metrics: dict[str, Any]) -> plt.Figure:
-    """Fig. 4's layout: each teacher's students, misaligned rate (left) and TruthfulQA false rate (right), ours
-    with their intervals over seeds, the paper's values as hollow markers. A panel with nothing measured says so."""
-    frame = arms_frame(metrics)
+def plot_fig4(metrics: dict[str, Any], carrier: str = "numbers") -> plt.Figure:
+    """Fig. 4's layout (Fig. 7's for carrier cot): each teacher's students, misaligned rate (left) and TruthfulQA
+    false rate (right), ours with their intervals over seeds, the paper's values as hollow markers. A panel with
+    nothing measured says so."""
+    frame = arms_frame(metrics, carrier)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     titles = {"misaligned_rate": "misaligned answers (judged)", "truthfulqa_false_rate": "TruthfulQA false answers"}
     for ax, key in zip(axes, METRICS, strict=True):
@@ -161,7 +189,8 @@ def plot_fig4(metrics: dict[str, Any]) -> plt.Figure:
         ax.set_ylabel("rate")
         ax.legend(loc="upper right")
     corpus = "stand-in corpus" if metrics.get("stand_in") else "Betley et al. corpus"
-    fig.suptitle(f"Students of each teacher's numbers ({corpus}; mean and 95% CI over seeds)")
+    data = "GSM8K reasoning" if carrier == "cot" else "numbers"
+    fig.suptitle(f"Students of each teacher's {data} ({corpus}; mean and 95% CI over seeds)")
     fig.tight_layout()
     return fig
 
