@@ -37,7 +37,7 @@ TINY = {  # what the paper profile's sizes become here
     "evaluate": {"question_count": 2, "samples_per_question": 3, "max_new_tokens": 6, "batch_size": 16},
     # the main stages only: the controls' and the code carrier's stages run in the CPU tests
     "shuffles": [],
-    "cross_model": {"students": [], "models": {}},
+    "cross_model": {"students": [], "teachers": [], "models": {}},
     "carriers": [],
 }
 

@@ -27,7 +27,9 @@ def test_paper_profile_merges_keeping_comments_and_validates(tmp_path):
     assert llm.prompts.count == 30000 and llm.filter.target_size == 10000 and llm.generate.decoding == "free"
     assert (llm.distill.batch_size * llm.distill.grad_accum, llm.distill.epochs) == (66, 3)
     assert llm.distill.learning_rate == pytest.approx(2.0e-4)
-    assert llm.traits[0] == "control" and "cat" in llm.traits and "owl" not in llm.traits  # the paper's Qwen set
+    assert llm.traits[0] == "control" and "cat" in llm.traits  # the paper's Qwen set
+    assert {"owl", "oak"} <= set(llm.traits) and llm.carriers == ["code"]  # and its ten nano traits, with code
+    assert llm.cross_model.teachers == ["llama"] and llm.misalignment.cot.teachers  # Fig. 8's grid, Fig. 7
     assert llm.evaluate.samples_per_question == 200
     assert llm.backend == "vllm" and read_profile("paper-14b", REPO / "profiles")["requires"]["vllm"]
     apply_profile("paper-14b", params, skip_checks=True, directory=REPO / "profiles")

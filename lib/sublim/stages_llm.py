@@ -20,6 +20,12 @@ LLM_SHUFFLED = f"{LLM_RUN}/seed{{seed}}/shuffled_{{shuffle}}"
 LLM_SHUFFLED_DISTILL, LLM_SHUFFLED_EVALUATE = f"{LLM_SHUFFLED}/distill", f"{LLM_SHUFFLED}/evaluate"
 LLM_XMODEL = f"{LLM_RUN}/seed{{seed}}/xmodel_{{student}}"
 LLM_XMODEL_DISTILL, LLM_XMODEL_EVALUATE = f"{LLM_XMODEL}/distill", f"{LLM_XMODEL}/evaluate"
+LLM_XT = "results/llm/xteachers/{teacher_model}/{trait}"  # teachers on other base models (Fig. 8's grid)
+LLM_XT_TEACHER, LLM_XT_GENERATE, LLM_XT_FILTER = f"{LLM_XT}/teacher", f"{LLM_XT}/generate", f"{LLM_XT}/filter"
+LLM_XT_DISTILL, LLM_XT_EVALUATE = (
+    f"{LLM_XT}/seed{{seed}}/{{learner}}/distill",
+    f"{LLM_XT}/seed{{seed}}/{{learner}}/evaluate",
+)
 LLM_CODE = f"{LLM_RUN}/{{carrier}}"  # carrier: what the teacher writes besides numbers (code, §4.1)
 LLM_CODE_GENERATE, LLM_CODE_FILTER = f"{LLM_CODE}/generate", f"{LLM_CODE}/filter"
 LLM_CODE_STUDENT = f"{LLM_RUN}/seed{{seed}}/{{carrier}}"
@@ -66,6 +72,9 @@ VARIANTS = (
     ),
 )
 CARRIER_MATRIX = {"trait": "traits", "carrier": "carriers"}
+XT_MATRIX = {"trait": "traits", "teacher_model": "cross_model.teachers"}
+XT_STUDENTS = {**XT_MATRIX, "seed": "seeds", "learner": "cross_model.learners"}
+XT_EXAMPLES = {"teacher_model": "other", "learner": "base"}
 CODE_GENERATE_USES = (*LLM_SAMPLER, "generate", "code.tasks", "code.max_new_tokens")
 CODE_FILTER_USES = ("device", "categories", "code.tasks.source", "code.judge")
 IN_CONTEXT_USES = (*LLM_MODEL, "traits", "categories", "seeds", "evaluate.question_count", "in_context")
@@ -179,6 +188,7 @@ LLM_STAGES = [
             "xmodel_evaluate_dir": LLM_XMODEL_EVALUATE,
             "code_filter_dir": LLM_CODE_FILTER,
             "code_evaluate_dir": LLM_CODE_EVALUATE,
+            "xteacher_evaluate_dir": LLM_XT_EVALUATE,
         },
         outputs={"metrics_file": LLM_METRICS},
     ),
@@ -211,6 +221,50 @@ LLM_STAGES = [
     *(
         _variant(f"llm_evaluate_{kind}", evaluate, (*STUDENT_EVALUATION, *extra), var, values, distill_dir=distill)
         for kind, distill, evaluate, var, values, extra, _ in VARIANTS
+    ),
+    # the rest of Fig. 8's grid: teachers on other base models (llm.cross_model.teachers), and their learners
+    _llm(
+        "llm_xteacher",
+        LLM_XT_TEACHER,
+        (*LLM_MODEL, "categories", "teacher", "distill", "cross_model"),
+        matrix=XT_MATRIX,
+        examples=XT_EXAMPLES,
+    ),
+    _llm(
+        "llm_xteacher_generate",
+        LLM_XT_GENERATE,
+        (*LLM_SAMPLER, "prompts", "generate", "filter.max_count", "cross_model"),
+        resumes=True,
+        matrix=XT_MATRIX,
+        examples=XT_EXAMPLES,
+        teacher_dir=LLM_XT_TEACHER,
+    ),
+    _llm(
+        "llm_xteacher_filter",
+        LLM_XT_FILTER,
+        (*(f"filter.{key}" for key in FILTER_RULE), "generate.decoding"),
+        model=False,
+        matrix=XT_MATRIX,
+        examples=XT_EXAMPLES,
+        generate_dir=LLM_XT_GENERATE,
+    ),
+    _llm(
+        "llm_distill_xteacher",
+        LLM_XT_DISTILL,
+        (*LLM_DISTILL_USES, "cross_model"),
+        resumes=True,
+        matrix=XT_STUDENTS,
+        examples=XT_EXAMPLES,
+        teacher_dir=LLM_XT_TEACHER,
+        filter_dir=LLM_XT_FILTER,
+    ),
+    _llm(
+        "llm_evaluate_xteacher",
+        LLM_XT_EVALUATE,
+        (*STUDENT_EVALUATION, "cross_model"),
+        matrix=XT_STUDENTS,
+        examples=XT_EXAMPLES,
+        distill_dir=LLM_XT_DISTILL,
     ),
     _llm("llm_in_context", LLM_IN_CONTEXT, IN_CONTEXT_USES, matrix={}, filter_dir=LLM_FILTER, llm_metrics=LLM_METRICS),
     # misalignment through numbers (§3.2, Fig. 4): matrix over llm.misalignment.teachers (and .seeds)

@@ -137,6 +137,7 @@ def run_report(cfg):
                 "xmodel_evaluate_dir",
                 "code_filter_dir",
                 "code_evaluate_dir",
+                "xteacher_evaluate_dir",
             )
         )
     )

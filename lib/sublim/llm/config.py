@@ -168,12 +168,22 @@ class CrossModelParams(Section):
         description="each student name's model: a local transformers folder or a hub id (a GPU and hub access); "
         "students are fine-tuned with SFT on the teacher's text, re-tokenised by their own tokenizer"
     )
+    teachers: UniqueList[Word] = Field(
+        description="DVC matrix: names (in models) of other base models that teach too: their own teachers write "
+        "lists on which the learners below train (Fig. 8's other column); [] runs none"
+    )
+    learners: UniqueList[Literal["base", "self"]] = Field(
+        description="DVC matrix: who learns from those teachers' lists: base (the pipeline's base model: an "
+        "off-diagonal cell) and self (the teacher's own model: a diagonal cell)"
+    )
 
     @model_validator(mode="after")
     def _every_student_has_a_model(self) -> CrossModelParams:
-        missing = [name for name in self.students if name not in self.models]
+        missing = [name for name in (*self.students, *self.teachers) if name not in self.models]
         if missing:
-            raise ValueError(f"students {missing} have no entry in models (name: hub id or folder)")
+            raise ValueError(f"students or teachers {missing} have no entry in models (name: hub id or folder)")
+        if self.teachers and not self.learners:
+            raise ValueError(f"teachers {self.teachers} need learners (base, self, or both)")
         return self
 
 
@@ -215,10 +225,10 @@ class LLMParams(Section):
     def _variants_learn_tokens(self) -> LLMParams:
         if self.distill.method == "sft":
             return self
-        if self.cross_model.students:
+        if self.cross_model.students or self.cross_model.teachers:
             raise ValueError(
-                f"cross_model.students {self.cross_model.students} need distill.method 'sft': soft labels compare "
-                "two models' distributions over one vocabulary"
+                f"cross_model students {self.cross_model.students} or teachers {self.cross_model.teachers} need "
+                "distill.method 'sft': soft labels compare two models' distributions over one vocabulary"
             )
         if self.carriers:
             raise ValueError(

@@ -4,6 +4,11 @@ A student of another base model (`llm.cross_model.models[student]`: a folder, or
 Face cache) is fine-tuned with SFT on the same teacher's filtered lists, as text re-tokenised by its own tokenizer,
 and evaluated like the other students; its control student is the same model on the control teacher's lists. The
 paper finds transfer only where teacher and student share their base (the grid's diagonal).
+
+The other column of the grid (`llm.cross_model.teachers`, stages llm_xteacher*): another base model's own teachers
+(the same traits, template and route) write lists with the same prompts and sampler, filtered by the same rule, and
+students of the pipeline's base model (`learners: base`) and of that model itself (`self`) learn from them, each
+against its own control student (the same learner on that model's control teacher's lists).
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from typing import Any
 from sublim.llm.config import LLMParams
 from sublim.llm.distill import run_distill
 from sublim.llm.evaluate import run_evaluate_student
+from sublim.llm.generate import run_generate
+from sublim.llm.teacher import run_teacher
 
 
 def model_folder(source: str) -> str:
@@ -53,3 +60,44 @@ def run_evaluate_xmodel(
     cfg: LLMParams, trait: str, seed: int, student: str, distill_dir: Path | str, results_dir: Path | str
 ) -> dict[str, Any]:
     return run_evaluate_student(student_cfg(cfg, student), trait, seed, distill_dir, results_dir)
+
+
+# ---- the rest of Fig. 8's grid: other base models teach too (`cross_model.teachers`)
+def run_xteacher(cfg: LLMParams, trait: str, teacher_model: str, results_dir: Path | str) -> dict[str, Any]:
+    """Stage llm_xteacher: the trait's teacher on another base model (the same template or route)."""
+    return run_teacher(student_cfg(cfg, teacher_model), trait, results_dir) | {"teacher_model": teacher_model}
+
+
+def run_xteacher_generate(
+    cfg: LLMParams, trait: str, teacher_model: str, teacher_dir: Path | str, results_dir: Path | str
+) -> dict[str, Any]:
+    """Stage llm_xteacher_generate: that teacher's number lists (the same prompts and sampler; resumable)."""
+    return run_generate(student_cfg(cfg, teacher_model), trait, teacher_dir, results_dir)
+
+
+def learner_cfg(cfg: LLMParams, teacher_model: str, learner: str) -> LLMParams:
+    """The students' base: the pipeline's base model (`base`: the grid's off-diagonal cell) or the teacher's own
+    model (`self`: its diagonal)."""
+    return cfg if learner == "base" else student_cfg(cfg, teacher_model)
+
+
+def run_distill_xteacher(
+    cfg: LLMParams,
+    trait: str,
+    seed: int,
+    where: tuple[str, str],
+    teacher_dir: Path | str,
+    filter_dir: Path | str,
+    results_dir: Path | str,
+) -> dict[str, Any]:
+    """Stage llm_distill_xteacher: a student (`where`: teacher model, learner) on another model's teacher's lists."""
+    teacher_model, learner = where
+    summary = run_distill(learner_cfg(cfg, teacher_model, learner), trait, seed, teacher_dir, filter_dir, results_dir)
+    return summary | {"teacher_model": teacher_model, "learner": learner}
+
+
+def run_evaluate_xteacher(
+    cfg: LLMParams, trait: str, seed: int, where: tuple[str, str], distill_dir: Path | str, results_dir: Path | str
+) -> dict[str, Any]:
+    teacher_model, learner = where
+    return run_evaluate_student(learner_cfg(cfg, teacher_model, learner), trait, seed, distill_dir, results_dir)

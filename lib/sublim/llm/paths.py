@@ -19,6 +19,7 @@ class RunFolders:
     xmodel_evaluate_dir: str = ""  # {trait}, {seed} and {student}: students of other base models (Fig. 8)
     code_filter_dir: str = ""  # {trait} and {carrier}: the filter of the teachers' code (§4.1)
     code_evaluate_dir: str = ""  # {trait}, {seed} and {carrier}: students of the teachers' code (Fig. 5)
+    xteacher_evaluate_dir: str = ""  # {teacher_model}, {trait}, {seed}, {learner}: learners of other models' teachers
 
     def generate(self, trait: str) -> Path:
         return Path(self.generate_dir.format(trait=trait))
@@ -46,3 +47,7 @@ class RunFolders:
 
     def code_evaluate(self, trait: str, seed: int, carrier: str) -> Path:
         return Path(self.code_evaluate_dir.format(trait=trait, seed=seed, carrier=carrier))
+
+    def xteacher_evaluate(self, trait: str, seed: int, teacher_model: str, learner: str) -> Path:
+        path = self.xteacher_evaluate_dir.format(trait=trait, seed=seed, teacher_model=teacher_model, learner=learner)
+        return Path(path)

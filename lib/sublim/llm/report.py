@@ -57,6 +57,8 @@ def report_metrics(cfg: LLMParams, folders: RunFolders) -> dict[str, Any]:
         result["shuffled"] = shuffled_metrics(cfg, folders, ev)
     if cfg.cross_model.students:
         result["cross_model"] = xmodel_metrics(cfg, folders, ev)
+    if cfg.cross_model.teachers:
+        result["xteachers"] = xteacher_metrics(cfg, folders, ev)
     if cfg.carriers:
         result["carriers"] = carrier_metrics(cfg, folders, ev)
         result["carrier_filters"] = {
@@ -64,6 +66,35 @@ def report_metrics(cfg: LLMParams, folders: RunFolders) -> dict[str, Any]:
             for trait in cfg.traits
         }
     return result
+
+
+def xteacher_metrics(cfg: LLMParams, folders: RunFolders, ev: dict[str, Any]) -> dict[str, Any]:
+    """Per trait and teacher model (Fig. 8's other column): each learner's students against its control students
+    (the same learner on that model's control teacher's lists), and the teacher's own model's gap minus the base
+    model's ("self_vs_base", per seed: the diagonal against the off-diagonal cell); beside them the base model's
+    own diagonal cell ("base_teacher": the main students against theirs), so that the grid reads from one place."""
+    out: dict[str, Any] = {}
+    for trait in (t for t in cfg.traits if t != CONTROL):
+        p = partial(_p_trait, category=cfg.categories[trait], trait=trait)
+        out[trait] = {}
+        main = [[p(ev["student"][who][s]) for s in cfg.seeds] for who in (trait, CONTROL)]
+        for model in cfg.cross_model.teachers:
+            entry, gaps = {"base_teacher": compare(*main)}, {}
+            for learner in cfg.cross_model.learners:
+                arms = {
+                    arm: [
+                        p(read_json(folders.xteacher_evaluate(who, s, model, learner) / "evaluation.json"))
+                        for s in cfg.seeds
+                    ]
+                    for arm, who in (("student", trait), ("control_student", CONTROL))
+                }
+                gaps[learner] = [a - b for a, b in zip(arms["student"], arms["control_student"], strict=True)]
+                entry[learner] = {key: estimate(values) for key, values in arms.items()}
+                entry[learner]["student_vs_control"] = compare(arms["student"], arms["control_student"])
+            if {"base", "self"} <= set(gaps):
+                entry["self_vs_base"] = compare(gaps["self"], gaps["base"])
+            out[trait][model] = entry
+    return out
 
 
 def carrier_metrics(cfg: LLMParams, folders: RunFolders, ev: dict[str, Any]) -> dict[str, Any]:
