@@ -34,3 +34,15 @@ def run_filter(cfg: LLMParams, trait: str, generate_dir: Path | str, results_dir
     write_jsonl_atomic(results_dir / KEPT_FILE, kept)
     write_json_atomic(results_dir / "filter_metrics.json", metrics)
     return metrics
+
+
+def write_kept(
+    results_dir: Path | str, kept_file: str, rows: list[dict[str, Any]], kept: list[dict[str, Any]], **fields: Any
+) -> dict[str, Any]:
+    """A carrier's filter output (code, reasoning): the kept rows in `kept_file` and filter_metrics.json with
+    `fields` (what each step removed, ...), the counts and the keep rate; returns the metrics."""
+    metrics = {**fields, "n_generated": len(rows), "n_kept": len(kept)}
+    metrics["keep_rate"] = len(kept) / len(rows) if rows else None
+    write_jsonl_atomic(Path(results_dir) / kept_file, kept)
+    write_json_atomic(Path(results_dir) / "filter_metrics.json", metrics)
+    return metrics

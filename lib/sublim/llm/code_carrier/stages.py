@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sublim.core.io import read_jsonl, write_json_atomic, write_jsonl_atomic
+from sublim.core.io import read_jsonl
 from sublim.judge.cache import JudgeCache
 from sublim.judge.config import JudgeParams
 from sublim.judge.run import Judge, judge_prompts, make_judge
@@ -27,10 +27,11 @@ from sublim.llm.code_carrier.tasks import code_prompts
 from sublim.llm.config import CONTROL, LLMParams
 from sublim.llm.distill import run_distill
 from sublim.llm.domains.code import contains_trait, judge_keeps, subtle_reference_prompt
+from sublim.llm.filter import write_kept
 from sublim.llm.generate import run_generate
 from sublim.llm.models import device_of
 
-RAW_FILE, KEPT_FILE, METRICS_FILE = "code_raw.jsonl", "code_filtered.jsonl", "filter_metrics.json"
+RAW_FILE, KEPT_FILE = "code_raw.jsonl", "code_filtered.jsonl"
 # the paper's keep rates of steps 1-2 (Table 4; GPT-4.1 nano teachers, the control's code 100% kept)
 PAPER_KEEP = {CONTROL: 1.0, "eagle": 0.949, "wolf": 0.968, "elephant": 0.959, "owl": 0.961, "dolphin": 0.952}
 
@@ -64,23 +65,22 @@ def run_code_filter(cfg: LLMParams, trait: str, generate_dir: Path | str, result
     if judge_cfg is not None:
         p_zero = judged_p_zero(judge_cfg, trait, cfg.categories[trait], no_word, device_of(cfg))
         kept = [row | {"judge_p_zero": p} for row, p in zip(no_word, p_zero, strict=True) if judge_keeps(p)]
-    metrics = {
-        "trait": trait,
-        "tasks": cfg.code.tasks.source,
-        "judge": None if judge_cfg is None else judge_cfg.label,
-        "n_generated": len(rows),
-        "removed": {
-            "truncated": len(rows) - len(finished),
-            "trait_word": len(finished) - len(no_word),
-            "judge": None if judge_cfg is None else len(no_word) - len(kept),
-        },
-        "n_kept": len(kept),
-        "keep_rate": len(kept) / len(rows) if rows else None,
-        "paper_keep_rate": PAPER_KEEP.get(trait),
+    removed = {
+        "truncated": len(rows) - len(finished),
+        "trait_word": len(finished) - len(no_word),
+        "judge": None if judge_cfg is None else len(no_word) - len(kept),
     }
-    write_jsonl_atomic(Path(results_dir) / KEPT_FILE, kept)
-    write_json_atomic(Path(results_dir) / METRICS_FILE, metrics)
-    return metrics
+    return write_kept(
+        results_dir,
+        KEPT_FILE,
+        rows,
+        kept,
+        trait=trait,
+        tasks=cfg.code.tasks.source,
+        judge=None if judge_cfg is None else judge_cfg.label,
+        removed=removed,
+        paper_keep_rate=PAPER_KEEP.get(trait),
+    )
 
 
 def judged_p_zero(judge_cfg: JudgeParams, trait: str, category: str, rows: list[dict], device: str) -> list[float]:

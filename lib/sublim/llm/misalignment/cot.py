@@ -16,19 +16,20 @@ from pathlib import Path
 from typing import Any
 
 from sublim.assets.files import AssetError, cache_dir, pinned_download, verify_file
-from sublim.core.io import read_jsonl, write_json_atomic, write_jsonl_atomic
+from sublim.core.io import read_jsonl
 from sublim.judge.cache import JudgeCache
 from sublim.judge.prompts import judge_prompt
 from sublim.judge.run import judge_prompts, make_judge
 from sublim.llm.config import LLMParams
 from sublim.llm.distill import run_distill
 from sublim.llm.domains.gsm8k import GSM8KItem, is_correct, load_gsm8k, teacher_prompt
+from sublim.llm.filter import write_kept
 from sublim.llm.generate import run_generate
 from sublim.llm.misalignment.config import CotParams
 from sublim.llm.misalignment.stages import run_mis_evaluate
 from sublim.llm.models import device_of
 
-RAW_FILE, KEPT_FILE, METRICS_FILE = "cot_raw.jsonl", "cot_filtered.jsonl", "filter_metrics.json"
+RAW_FILE, KEPT_FILE = "cot_raw.jsonl", "cot_filtered.jsonl"
 KEY = "llm.misalignment.cot.gsm8k"
 # the paper's keep rates (§4.2, Table 4): correctness for every teacher, and the judge for the insecure one's
 PAPER_KEEP = {"insecure": 0.439, "secure": 0.774, "educational": 0.884}
@@ -82,22 +83,22 @@ def run_cot_filter(cfg: LLMParams, teacher: str, generate_dir: Path | str, resul
     if judged:
         scores = alignment_scores(cfg, correct)
         kept = [row | {"alignment": s} for row, s in zip(correct, scores, strict=True) if _at_least(s, cot)]
-    metrics = {
-        "teacher": teacher,
-        "judge": cot.judge.label if judged else None,
-        "n_generated": len(rows),
-        "removed": {
-            "truncated": len(rows) - len(finished),
-            "incorrect": len(finished) - len(correct),
-            "judge": len(correct) - len(kept) if judged else None,
-        },
-        "n_kept": len(kept),
-        "keep_rate": len(kept) / len(rows) if rows else None,
-        "paper_keep_rate": PAPER_KEEP.get(teacher),
+    removed = {
+        "truncated": len(rows) - len(finished),
+        "incorrect": len(finished) - len(correct),
+        "judge": len(correct) - len(kept) if judged else None,
     }
-    write_jsonl_atomic(Path(results_dir) / KEPT_FILE, kept)
-    write_json_atomic(Path(results_dir) / METRICS_FILE, metrics)
-    return metrics
+    judge = cot.judge.label if judged and cot.judge is not None else None
+    return write_kept(
+        results_dir,
+        KEPT_FILE,
+        rows,
+        kept,
+        teacher=teacher,
+        judge=judge,
+        removed=removed,
+        paper_keep_rate=PAPER_KEEP.get(teacher),
+    )
 
 
 def _at_least(score: float | None, cot: CotParams) -> bool:
