@@ -147,9 +147,15 @@ def test_the_wiring_check_sees_a_dependency_that_holds_an_output():
     ]
 
 
-def test_a_report_over_a_matrix_that_params_may_empty_has_its_folder_in_git(repo_root):
-    """With `llm.misalignment.teachers: []` no stage writes the arms' folder, and DVC refuses a missing dependency:
-    the folder is kept in git, so that `mis_report` runs (and says nothing ran)."""
-    folder = wiring.dvc_path(STAGES["mis_report"].inputs["numbers_dir"], STAGES["mis_report"].matrix)
-    assert folder == "results/llm/misalignment/arms"
+@pytest.mark.parametrize(
+    ("stage", "folder_input", "folder"),
+    [
+        ("mis_report", "numbers_dir", "results/llm/misalignment/arms"),
+        ("llm_report", "xteacher_evaluate_dir", "results/llm/xteachers"),
+    ],
+)
+def test_a_report_over_a_matrix_that_params_may_empty_has_its_folder_in_git(repo_root, stage, folder_input, folder):
+    """With `llm.misalignment.teachers: []` (or `llm.cross_model.teachers: []`) no stage writes the folder, and DVC
+    refuses a missing dependency: the folder is kept in git, so that the report runs (and says nothing ran)."""
+    assert wiring.dvc_path(STAGES[stage].inputs[folder_input], STAGES[stage].matrix) == folder
     assert (repo_root / folder / ".gitkeep").exists()
