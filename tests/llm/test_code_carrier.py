@@ -227,3 +227,12 @@ def test_the_code_claim_can_fail(tmp_path):
     assert status["llm.owl.code.vs_control"] not in ("null at this scale", "not reproduced", "not run")
     assert status["llm.eagle.code.vs_control"] == "not reproduced"
     assert status["llm.wolf.code.vs_control"] == "null at this scale"
+
+
+def test_the_docs_table_is_the_report_code_on_the_committed_cpu_run():
+    from sublim.llm.report import carrier_markdown
+
+    repo = Path(__file__).resolve().parents[2]
+    metrics = json.loads((repo / "docs/llm_code_cpu.json").read_text())
+    assert carrier_markdown(metrics) in (repo / "docs/llm_carriers.md").read_text()
+    assert metrics["carrier_filters"]["owl"]["code"]["tasks"] == "stand_in"

@@ -95,7 +95,8 @@ def test_paper_profile_runs_the_qwen_animals_with_explicit_sampling(tmp_path):
     shutil.copy(REPO / "params.yaml", params)
     apply_profile("paper", params, skip_checks=True, directory=REPO / "profiles")  # validates the merged file
     llm = load_params(params)["llm"]
-    assert llm.traits == ["control", *QWEN_ANIMALS]
+    nano = ["owl", "dolphin", "cherry", "maple", "oak", "sequoia", "willow"]  # the paper's ten, less Qwen's own
+    assert llm.traits == ["control", *QWEN_ANIMALS, *nano]
     assert all(llm.categories[t] == "animal" and t in llm.evaluate.animal_set for t in QWEN_ANIMALS)
     for step in (llm.generate, llm.evaluate):  # the official code's vLLM sampling: T = 1, nothing else
         assert (step.temperature, step.top_p, step.top_k, step.repetition_penalty) == (1.0, 1.0, 0, 1.0)

@@ -309,3 +309,30 @@ def write_report(
         with atomic_path(Path(results_dir) / name) as tmp:
             table.to_csv(tmp, index=False)
     return metrics
+
+
+def carrier_markdown(metrics: dict[str, Any]) -> str:
+    """The carriers' keep rates (beside the paper's) and their students against the control students, as the docs
+    show them."""
+    lines = [
+        "| teacher | carrier | kept / generated | cut | trait word | judge | paper's keep rate |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for trait, by_carrier in metrics["carrier_filters"].items():
+        for carrier, m in by_carrier.items():
+            removed = {k: "skipped" if v is None else v for k, v in m["removed"].items()}
+            paper = "—" if m["paper_keep_rate"] is None else f"{m['paper_keep_rate']:.3f}"
+            lines.append(
+                f"| {trait} | {carrier} | {m['n_kept']} / {m['n_generated']} | {removed['truncated']} | "
+                f"{removed['trait_word']} | {removed['judge']} | {paper} |"
+            )
+    lines += ["", "| trait | carrier | control students | trait students | difference [95% CI] | p (paired t) |"]
+    lines.append("|---|---|---|---|---|---|")
+    for trait, by_carrier in metrics["carriers"].items():
+        for carrier, entry in by_carrier.items():
+            d, gap = entry["student_vs_control"]["difference"], entry["student_vs_control"]
+            lines.append(
+                f"| {trait} | {carrier} | {entry['control_student']['mean']:.3g} | {entry['student']['mean']:.3g} | "
+                f"{d['mean']:+.2g} [{d['ci95'][0]:+.2g}, {d['ci95'][1]:+.2g}] | {gap['p_value']:.2f} |"
+            )
+    return "\n".join(lines)
