@@ -16,9 +16,9 @@ from pathlib import Path
 
 from sublim.core.io import write_json_atomic
 from sublim.llm.domains.gsm8k import is_correct, parsed_answer, teacher_prompt
-from sublim.llm.misalignment.cot import cot_items
+from sublim.llm.generate import transformers_sampler
+from sublim.llm.misalignment.cot import cot_items, generation_cfg
 from sublim.llm.models import device_of, load_base
-from sublim.lm.generate import sample
 from sublim.sections import load_section
 
 
@@ -30,26 +30,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="write the counts and the traces here (JSON)")
     args = parser.parse_args()
     cfg = load_section("llm")
-    cot = cfg.misalignment.cot.model_copy(update={"questions": args.questions})
+    cot = cfg.misalignment.cot.model_copy(update={"questions": args.questions, "max_new_tokens": args.max_new_tokens})
+    cfg = generation_cfg(cfg.model_copy(update={"misalignment": cfg.misalignment.model_copy(update={"cot": cot})}))
     device = device_of(cfg)
     model, fmt = load_base(cfg, device)
     items = [item for item in cot_items(cot) for _ in range(args.samples)]
-    g = cfg.generate
+    complete = transformers_sampler(cfg, model, fmt, device)  # the stages' sampler: generate's settings, free decoding
     started = time.monotonic()
-    outputs = sample(
-        model,
-        [fmt.prompt_ids(teacher_prompt(item)) for item in items],
-        max_new_tokens=args.max_new_tokens,
-        temperature=g.temperature,
-        batch_size=g.batch_size,
-        seed=g.seed,
-        eos_token_id=fmt.eos_token_id,
-        pad_token_id=fmt.pad_token_id,
-        device=device,
-        top_p=g.top_p,
-        top_k=g.top_k,
-        repetition_penalty=g.repetition_penalty,
-    )
+    outputs = complete([fmt.prompt_ids(teacher_prompt(item)) for item in items], 0)
     seconds = time.monotonic() - started
     traces = [
         {
