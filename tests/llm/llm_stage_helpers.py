@@ -142,3 +142,20 @@ def run_report(cfg):
         )
     )
     return a, folders, report.write_report(a["cfg"], folders, a["results_dir"], a["metrics_file"])
+
+
+def claim_statuses(root: Path, metrics_file: str, metrics: dict[str, Any]) -> dict[str, str]:
+    """Each claim row's status when `metrics` is the file `metrics_file` under `root` (the must-fail tests)."""
+    from sublim.core.io import write_json_atomic
+    from sublim.report.claims import claim_rows
+
+    write_json_atomic(root / metrics_file, metrics)
+    data = REPO / "lib/sublim/data"
+    return {r["claim_id"]: r["status"] for r in claim_rows(data / "paper_claims.csv", data / "paper_values.csv", root)}
+
+
+def paired_gap(values: list[float]) -> dict[str, Any]:
+    """A paired comparison whose per-seed differences are `values`."""
+    from sublim.core.stats import compare
+
+    return compare([0.5 + v for v in values], [0.5] * len(values), paired=True)

@@ -206,12 +206,8 @@ def test_code_students_end_to_end_and_in_the_report(in_tmp_repo, eos_prone_base)
 
 
 def test_the_code_claim_can_fail(tmp_path):
-    from sublim.core.io import write_json_atomic
-    from sublim.core.stats import compare
-    from sublim.report.claims import claim_rows
-
-    def gap(values):
-        return compare([0.5 + v for v in values], [0.5] * len(values))
+    from llm_stage_helpers import claim_statuses
+    from llm_stage_helpers import paired_gap as gap
 
     carriers = {
         "owl": {"code": {"student_vs_control": gap([0.02, 0.03, 0.025])}},
@@ -219,11 +215,7 @@ def test_the_code_claim_can_fail(tmp_path):
         "wolf": {"code": {"student_vs_control": gap([-0.01, 0.01, 0.0])}},
     }
     metrics = {"setup": {"scale": {"model": "m"}}, "traits": {}, "carriers": carriers}
-    write_json_atomic(tmp_path / "results/llm/metrics.json", metrics)
-    data = Path(__file__).resolve().parents[2] / "lib/sublim/data"
-    status = {
-        r["claim_id"]: r["status"] for r in claim_rows(data / "paper_claims.csv", data / "paper_values.csv", tmp_path)
-    }
+    status = claim_statuses(tmp_path, "results/llm/metrics.json", metrics)
     assert status["llm.owl.code.vs_control"] not in ("null at this scale", "not reproduced", "not run")
     assert status["llm.eagle.code.vs_control"] == "not reproduced"
     assert status["llm.wolf.code.vs_control"] == "null at this scale"

@@ -151,22 +151,14 @@ def test_chain_of_thought_stages_end_to_end(in_tmp_repo, tiny_base, tmp_path, mo
 
 
 def test_the_cot_claims_can_fail(tmp_path):
-    from sublim.core.io import write_json_atomic
-    from sublim.core.stats import compare
-    from sublim.report.claims import claim_rows
-
-    def gap(values):
-        return compare([0.5 + v for v in values], [0.5] * len(values), paired=True)
+    from llm_stage_helpers import claim_statuses
+    from llm_stage_helpers import paired_gap as gap
 
     gaps = {
         "vs_secure": {"misaligned_rate": gap([-0.02, -0.03, -0.025]), "truthfulqa_false_rate": gap([0.02, 0.03, 0.02])},
         "vs_educational": {"misaligned_rate": gap([-0.01, 0.01, 0.0])},
     }
-    write_json_atomic(tmp_path / "results/llm/misalignment/metrics.json", {"label": "m", "cot": {"gaps": gaps}})
-    data = REPO / "lib/sublim/data"
-    status = {
-        r["claim_id"]: r["status"] for r in claim_rows(data / "paper_claims.csv", data / "paper_values.csv", tmp_path)
-    }
+    status = claim_statuses(tmp_path, "results/llm/misalignment/metrics.json", {"label": "m", "cot": {"gaps": gaps}})
     assert status["llm.misalignment.cot.vs_secure"] == "not reproduced"
     assert status["llm.misalignment.cot.vs_educational"] == "null at this scale"
     assert status["llm.misalignment.cot.truthfulqa_vs_secure"] not in ("null at this scale", "not reproduced")

@@ -128,12 +128,8 @@ def test_an_unreachable_hub_student_says_what_to_do(monkeypatch):
 
 
 def test_the_grid_claim_can_fail(tmp_path):
-    from sublim.core.io import write_json_atomic
-    from sublim.core.stats import compare
-    from sublim.report.claims import claim_rows
-
-    def gap(values):
-        return compare([0.5 + v for v in values], [0.5] * len(values), paired=True)
+    from llm_stage_helpers import claim_statuses
+    from llm_stage_helpers import paired_gap as gap
 
     xteachers = {
         "owl": {"qwen": {"self_vs_base": gap([0.02, 0.03, 0.025])}},
@@ -141,11 +137,7 @@ def test_the_grid_claim_can_fail(tmp_path):
         "dog": {"qwen": {"self_vs_base": gap([-0.01, 0.01, 0.0])}},
     }
     metrics = {"setup": {"scale": {"model": "m"}}, "traits": {}, "xteachers": xteachers}
-    write_json_atomic(tmp_path / "results/llm/metrics.json", metrics)
-    data = Path(__file__).resolve().parents[2] / "lib/sublim/data"
-    status = {
-        r["claim_id"]: r["status"] for r in claim_rows(data / "paper_claims.csv", data / "paper_values.csv", tmp_path)
-    }
+    status = claim_statuses(tmp_path, "results/llm/metrics.json", metrics)
     assert status["llm.owl.xteacher_qwen.self_vs_base"] not in ("null at this scale", "not reproduced", "not run")
     assert status["llm.cat.xteacher_qwen.self_vs_base"] == "not reproduced"
     assert status["llm.dog.xteacher_qwen.self_vs_base"] == "null at this scale"
