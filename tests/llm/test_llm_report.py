@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from sublim.core.stats import estimate
-from sublim.llm.report import PLOT_ARMS, arms_table
+from sublim.llm.report import PLOT_ARMS, arms_table, scale_record
+from sublim.sections import load_section
 
 
 def test_arms_table_has_one_row_per_arm_with_its_interval():
@@ -18,3 +21,11 @@ def test_arms_table_has_one_row_per_arm_with_its_interval():
     assert table.loc["owl: control_student", "ci_low"] < 0.025 < table.loc["owl: control_student", "ci_high"]
     assert table.loc["owl: base", "mean"] == 0.01 and table[["ci_low", "ci_high"]].loc["owl: base"].isna().all()
     assert pd.isna(table.loc["owl: student", "ci_low"])  # one seed: no interval
+
+
+def test_the_scale_record_names_a_teacher_that_is_not_the_papers_system_prompt():
+    cfg = load_section("llm", Path(__file__).resolve().parents[2] / "params.yaml")
+    prompted = cfg.model_copy(update={"teacher": cfg.teacher.model_copy(update={"route": "system_prompt"})})
+    finetuned = cfg.model_copy(update={"teacher": cfg.teacher.model_copy(update={"route": "finetuned"})})
+    assert not any(d.startswith("teacher.route") for d in scale_record(prompted, "m", 32)["differences"])
+    assert "teacher.route: finetuned (paper: system_prompt)" in scale_record(finetuned, "m", 32)["differences"]

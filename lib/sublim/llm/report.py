@@ -234,6 +234,7 @@ def scale_record(cfg: LLMParams, model: str, smallest_train: int) -> dict[str, A
     required = [
         ("model", model, PAPER_MODEL, model == PAPER_MODEL),
         ("generate.decoding", cfg.generate.decoding, "free", cfg.generate.decoding == "free"),
+        ("teacher.route", cfg.teacher.route, "system_prompt", cfg.teacher.route == "system_prompt"),
         ("training rows per student", smallest_train, ">= 10000", smallest_train >= 10000),
         ("distill.method", cfg.distill.method, "sft", cfg.distill.method == "sft"),
         ("distill.finetune", cfg.distill.finetune, "lora", cfg.distill.finetune == "lora"),
