@@ -93,7 +93,7 @@ def test_a_profile_changes_only_the_lines_of_the_keys_it_sets():
     before = (REPO / "params.yaml").read_text()
     after = merge_into_yaml(before, read_profile("cpu-sft-greedy", REPO / "profiles")["params"])
     changed = [(old, new) for old, new in zip(before.splitlines(), after.splitlines(), strict=True) if old != new]
-    assert len(changed) == 6  # seeds, route, count, temperature, target_size, samples_per_question
+    assert len(changed) == 4  # seeds, count, target_size, samples_per_question (route and greedy: the default's)
     assert (changed[0][0][:21], changed[0][1][:27]) == ("  seeds: [1, 2, 3]   ", "  seeds: [1, 2, 3, 4, 5, 6]")
     for old, new in changed:  # each comment stays where it was
         assert old.index(" # ") == new.index(" # ") and old.split(" # ", 1)[1] == new.split(" # ", 1)[1]
