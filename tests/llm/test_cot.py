@@ -53,7 +53,7 @@ def test_cot_params_are_checked():
         validate_section("llm", raw)
     raw["misalignment"]["cot"]["judge"] = None
     raw["generate"]["temperature"] = 0.0  # the CPU default's greedy lists: one trace, three times
-    with pytest.raises(ParamsError, match="samples_per_question 3 with generate.temperature 0"):
+    with pytest.raises(ParamsError, match=r"samples_per_question 3 with generate\.temperature 0"):
         validate_section("llm", raw)
     raw["generate"]["temperature"] = 1.0
     validate_section("llm", raw)
