@@ -48,6 +48,10 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
         "fine-tuned teacher, greedy lists, SFT (the 1B replication's recipe)",
         SFT_SMALL | FINETUNED | {"generate.temperature": 0.0},
     ),
+    "sft-finetuned-greedy-default-size": (
+        "the greedy recipe at the CPU default's sizes (64 prompts, 32 lists a student, 2 samples a question)",
+        FINETUNED | {"generate.temperature": 0.0},
+    ),
     "sft-finetuned-sampled": (
         "fine-tuned teacher, sampled lists (T = 1), SFT",
         SFT_SMALL | FINETUNED,

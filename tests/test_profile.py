@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from sublim.core.params import ParamsError
 from sublim.profile import ProfileError, apply_profile, main, merge_into_yaml, read_profile
@@ -75,7 +76,6 @@ def test_a_key_given_twice_in_a_profile_is_refused_naming_it(tmp_path, capsys, m
 
 
 def test_a_small_float_in_a_profile_is_written_back_as_a_float():
-    import yaml
 
     text = merge_into_yaml("a:\n  lr: 0.1\n  b: 2.0e-4\n", {"a": {"lr": 0.00001}})
     assert "1.0e-05" in text and "2.0e-4" in text
@@ -87,3 +87,21 @@ def test_a_profile_fills_an_empty_mapping_but_not_a_misspelt_key():
     assert "llama: meta-llama/x" in text
     with pytest.raises(ProfileError, match=r"sets a\.c,"):
         merge_into_yaml("a:\n  models: {}\n  b: 1\n", {"a": {"c": 2}})
+
+
+def test_a_profile_changes_only_the_lines_of_the_keys_it_sets():
+    before = (REPO / "params.yaml").read_text()
+    after = merge_into_yaml(before, read_profile("cpu-sft-greedy", REPO / "profiles")["params"])
+    changed = [(old, new) for old, new in zip(before.splitlines(), after.splitlines(), strict=True) if old != new]
+    assert len(changed) == 4  # seeds, count, target_size, samples_per_question (route and greedy: the default's)
+    assert (changed[0][0][:21], changed[0][1][:27]) == ("  seeds: [1, 2, 3]   ", "  seeds: [1, 2, 3, 4, 5, 6]")
+    for old, new in changed:  # each comment stays where it was
+        assert old.index(" # ") == new.index(" # ") and old.split(" # ", 1)[1] == new.split(" # ", 1)[1]
+
+
+def test_a_value_that_is_not_on_its_keys_line_falls_back_to_a_round_trip_that_keeps_null():
+    text = merge_into_yaml("a:\n  xs:\n  - 1\n  - 2\n  judge: null  # off\n", {"a": {"xs": [3]}})
+    assert yaml.safe_load(text) == {"a": {"xs": [3], "judge": None}}
+    assert "judge: null  # off" in text
+    edited = merge_into_yaml("a:\n  judge: null  # off\n  b: 'x # y'   # z\n", {"a": {"b": "w"}})
+    assert edited == "a:\n  judge: null  # off\n  b: w         # z\n"  # a '#' inside quotes is no comment

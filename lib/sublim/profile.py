@@ -4,9 +4,9 @@ cpu-sft-greedy: SmolLM2 configurations that transmitted in the CPU search, docs/
 A profile (profiles/<name>.yaml) names what it needs (`requires`: a CUDA GPU, vLLM, hub models) and the params keys
 it changes (`params`, merged key by key into params.yaml; `extends` names a parent profile applied first).
 The command checks the requirements first and stops with a message saying what is missing, then rewrites
-params.yaml in place (comments kept), validating the result before it replaces the file. Going back to the
-CPU default: `git checkout params.yaml`. `--skip-checks` writes the file without the GPU/vLLM/hub checks (to
-inspect the params, or to prepare a run on another machine).
+params.yaml in place (only the lines of the keys it sets change), validating the result before it replaces the
+file. Going back to the CPU default: `git checkout params.yaml`. `--skip-checks` writes the file without the
+GPU/vLLM/hub checks (to inspect the params, or to prepare a run on another machine).
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import io
+import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
 
 from sublim.core.io import write_text_atomic
@@ -26,6 +28,9 @@ from sublim.core.params import DEFAULT_PARAMS_FILE, ParamsError, read_yaml
 from sublim.sections import load_params
 
 PROFILES_DIR = Path("profiles")
+
+
+Edit = tuple[int, int, int, str]  # a value's line, start and end columns, and its new text
 
 
 class ProfileError(RuntimeError):
@@ -110,26 +115,90 @@ def _represent_float(representer: Any, value: float) -> Any:
 
 
 def merge_into_yaml(text: str, overrides: dict[str, Any]) -> str:
-    """params.yaml with the overrides applied key by key, comments and order kept (ruamel round trip)."""
+    """params.yaml with the overrides applied key by key, comments and order kept. Each value that sits on its key's
+    line is replaced there, so the file's other lines stay as written; when one cannot be (a block list, a value
+    over several lines), the whole file is written back by a ruamel round trip, which reflows flow collections."""
+    document = _round_trip_yaml().load(text)
+    edits: list[Edit | None] = []
+    _apply(document, overrides, "", edits, text.splitlines())
+    if all(edit is not None for edit in edits):
+        edited = _edit_lines(text, edits)
+        if yaml.safe_load(edited) == yaml.safe_load(_dump(document)):
+            return edited
+    return _dump(document)
+
+
+def _round_trip_yaml() -> YAML:
     ruamel = YAML()
     ruamel.preserve_quotes = True
     ruamel.width = 4096
     ruamel.representer.add_representer(float, _represent_float)
-    document = ruamel.load(text)
+    ruamel.representer.add_representer(type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
+    return ruamel
 
-    def apply(node: Any, update: dict[str, Any], where: str) -> None:
-        for key, value in update.items():
-            if key not in node:
-                raise ProfileError(f"profile sets {where}{key}, which params.yaml does not have")
-            if isinstance(value, dict) and isinstance(node[key], dict) and node[key]:
-                apply(node[key], value, f"{where}{key}.")  # an empty mapping (e.g. `models: {}`) takes the value
-            else:
-                node[key] = value
 
-    apply(document, overrides, "")
+def _dump(document: Any) -> str:
     out = io.StringIO()
-    ruamel.dump(document, out)
+    _round_trip_yaml().dump(document, out)
     return out.getvalue()
+
+
+def _apply(node: Any, update: dict[str, Any], where: str, edits: list[Edit | None], lines: list[str]) -> None:
+    """Set each override in the ruamel document and note its in-place text edit in `edits` (None: it has none)."""
+    for key, value in update.items():
+        if key not in node:
+            raise ProfileError(f"profile sets {where}{key}, which params.yaml does not have")
+        if isinstance(value, dict) and isinstance(node[key], dict) and node[key]:
+            _apply(node[key], value, f"{where}{key}.", edits, lines)  # an empty mapping (`models: {}`) takes it
+            continue
+        edits.append(_value_edit(node, key, value, lines))
+        node[key] = value
+
+
+def _value_edit(node: Any, key: str, value: Any, lines: list[str]) -> Edit | None:
+    key_line, _ = node.lc.key(key)
+    line, column = node.lc.value(key)
+    if line != key_line or line >= len(lines):
+        return None
+    end = _comment_start(lines[line], column)
+    old = lines[line][column:end]
+    try:
+        if yaml.safe_load(old) != json.loads(json.dumps(node[key])):  # ruamel's types as plain ones
+            return None  # the old value runs past its line
+    except yaml.YAMLError:
+        return None
+    new = _flow_text(value)
+    if end < len(lines[line]):  # a comment follows: keep its column where the new value fits
+        new = new.ljust(len(old)) if len(new) < len(old) else new + " "
+    return line, column, end, new
+
+
+def _comment_start(line: str, column: int) -> int:
+    """Where a `#` comment begins after `column` (outside quotes), else the line's end."""
+    quote = None
+    for i in range(column, len(line)):
+        char = line[i]
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and i > column and line[i - 1] in " \t":
+            return i
+    return len(line)
+
+
+def _flow_text(value: Any) -> str:
+    """A value as one line of YAML (PyYAML's flow style: what params.yaml's reader reads back)."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=1_000_000, sort_keys=False).strip()
+    return text.removesuffix("\n...").removesuffix("...").strip()
+
+
+def _edit_lines(text: str, edits: list[Edit]) -> str:
+    lines = text.splitlines(keepends=True)
+    for line, start, end, new in edits:
+        body = lines[line].rstrip("\r\n")
+        lines[line] = (body[:start] + new + body[end:]).rstrip() + lines[line][len(body) :]
+    return "".join(lines)
 
 
 def apply_profile(

@@ -51,6 +51,12 @@ def test_cot_params_are_checked():
     }
     with pytest.raises(ParamsError, match="use judgment_tag"):
         validate_section("llm", raw)
+    raw["misalignment"]["cot"]["judge"] = None
+    raw["generate"]["temperature"] = 0.0  # the CPU default's greedy lists: one trace, three times
+    with pytest.raises(ParamsError, match="samples_per_question 3 with generate.temperature 0"):
+        validate_section("llm", raw)
+    raw["generate"]["temperature"] = 1.0
+    validate_section("llm", raw)
 
 
 def test_gsm8k_comes_from_the_local_copy_or_the_pinned_download(tmp_path, monkeypatch):

@@ -237,6 +237,16 @@ class LLMParams(Section):
         return self
 
     @model_validator(mode="after")
+    def _repeated_samples_are_sampled(self) -> LLMParams:
+        cot = self.misalignment.cot
+        if self.generate.temperature == 0 and cot.teachers and cot.samples_per_question > 1:
+            raise ValueError(
+                f"misalignment.cot.samples_per_question {cot.samples_per_question} with generate.temperature 0: "
+                "greedy decoding writes the same trace every time; set generate.temperature > 0 (paper: 1.0)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _vllm_runs_on_cuda(self) -> LLMParams:
         if self.backend == "vllm" and self.device == "cpu":
             raise ValueError("backend 'vllm' runs on a CUDA GPU: set device to auto or cuda, or backend: transformers")

@@ -203,6 +203,9 @@ def setup_record(cfg: LLMParams, folders: RunFolders) -> dict[str, Any]:
         "base_model": cfg.base_model,
         "decoding": cfg.generate.decoding,
         "decoding_is_paper": cfg.generate.decoding == "free",
+        "teacher_route": cfg.teacher.route,
+        "teacher_prompted": cfg.teacher.route == "system_prompt",  # the claims of Fig. 3 (`when` in paper_claims.csv)
+        "teacher_finetuned": cfg.teacher.route == "finetuned",  # ... and of Fig. 14
         "distill_method": cfg.distill.method,
         "finetune": cfg.distill.finetune,
         "student_system_prompt": STUDENT_SYSTEM_PROMPT,
@@ -234,6 +237,7 @@ def scale_record(cfg: LLMParams, model: str, smallest_train: int) -> dict[str, A
     required = [
         ("model", model, PAPER_MODEL, model == PAPER_MODEL),
         ("generate.decoding", cfg.generate.decoding, "free", cfg.generate.decoding == "free"),
+        ("teacher.route", cfg.teacher.route, "system_prompt", cfg.teacher.route == "system_prompt"),
         ("training rows per student", smallest_train, ">= 10000", smallest_train >= 10000),
         ("distill.method", cfg.distill.method, "sft", cfg.distill.method == "sft"),
         ("distill.finetune", cfg.distill.finetune, "lora", cfg.distill.finetune == "lora"),
