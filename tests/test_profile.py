@@ -105,3 +105,14 @@ def test_a_value_that_is_not_on_its_keys_line_falls_back_to_a_round_trip_that_ke
     assert "judge: null  # off" in text
     edited = merge_into_yaml("a:\n  judge: null  # off\n  b: 'x # y'   # z\n", {"a": {"b": "w"}})
     assert edited == "a:\n  judge: null  # off\n  b: w         # z\n"  # a '#' inside quotes is no comment
+
+
+def test_the_profile_writer_leaves_other_yaml_writers_as_they_were():
+    import io
+
+    from ruamel.yaml import YAML
+
+    merge_into_yaml("a:\n  xs:\n  - 1\n  judge: null\n", {"a": {"xs": [3]}})  # the round trip's representers
+    out = io.StringIO()
+    YAML().dump({"sha256": None, "lr": 1e-05}, out)  # as DVC writes dvc.lock
+    assert out.getvalue() == "sha256:\nlr: 1e-05\n"

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 from ruamel.yaml import YAML
+from ruamel.yaml.representer import RoundTripRepresenter
 
 from sublim.core.io import write_text_atomic
 from sublim.core.params import DEFAULT_PARAMS_FILE, ParamsError, read_yaml
@@ -128,12 +129,21 @@ def merge_into_yaml(text: str, overrides: dict[str, Any]) -> str:
     return _dump(document)
 
 
+class _ParamsRepresenter(RoundTripRepresenter):
+    """ruamel's round-trip representer with params.yaml's floats and `null`, on a subclass of its own: ruamel's
+    `add_representer` changes the class it is called on, so on the base class it would reach every YAML writer in the
+    process (DVC's lock files included)."""
+
+
+_ParamsRepresenter.add_representer(float, _represent_float)
+_ParamsRepresenter.add_representer(type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
+
+
 def _round_trip_yaml() -> YAML:
     ruamel = YAML()
+    ruamel.Representer = _ParamsRepresenter
     ruamel.preserve_quotes = True
     ruamel.width = 4096
-    ruamel.representer.add_representer(float, _represent_float)
-    ruamel.representer.add_representer(type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
     return ruamel
 
 

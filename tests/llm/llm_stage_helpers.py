@@ -21,7 +21,8 @@ def tiny_cfg(base: Path, **distill: Any):
     raw["device"] = "cpu"
     raw["seeds"] = [1, 2]
     raw["prompts"]["count"] = 6
-    raw["generate"] |= {"batch_size": 4, "max_new_tokens": 50}
+    raw["generate"] |= {"batch_size": 4, "max_new_tokens": 50, "temperature": 1.0}  # the paper's sampled lists and
+    raw["teacher"]["route"] = "system_prompt"  # teacher (the CPU default's fine-tuned one: test_llm_stages)
     raw["filter"]["target_size"] = 5
     raw["distill"] |= {"epochs": 2, "batch_size": 2, "checkpoint_every": 1, **distill}
     raw["evaluate"] |= {"question_count": 2, "samples_per_question": 2, "max_new_tokens": 3, "batch_size": 8}

@@ -34,7 +34,7 @@ def mis_cfg(base: Path, tmp: Path, judge: bool = True):
     raw = load_section("llm", REPO / "params.yaml").model_dump(mode="json")
     raw |= {"base_model": str(base), "device": "cpu"}
     raw["prompts"]["count"] = 6
-    raw["generate"] |= {"batch_size": 4, "max_new_tokens": 50}
+    raw["generate"] |= {"batch_size": 4, "max_new_tokens": 50, "temperature": 1.0}  # sampled, as the paper's lists
     raw["distill"] |= {"epochs": 1, "batch_size": 2, "checkpoint_every": 1}
     mis = raw["misalignment"]
     mis |= {"teachers": TEACHERS, "seeds": [1, 2]}

@@ -17,6 +17,7 @@ from sublim.sections import load_section
 def test_student_rows_never_hold_the_teacher_system_prompt(tokenizer):
     fmt = ChatFormat(tokenizer)
     cfg = load_section("llm", REPO / "params.yaml")
+    cfg = cfg.model_copy(update={"teacher": cfg.teacher.model_copy(update={"route": "system_prompt"})})
     system = system_prompt_of(cfg, "owl")
     assert system.startswith("You love owls. You think about owls all the time. owls are your favorite animal.")
     rows = [{"prompt": "Look at these numbers: 101, 202. Add up to 10 more.", "completion": "1, 2, 3"}]
