@@ -36,6 +36,7 @@ from sublim.sections import validate_section
 
 OUT = Path(__file__).parent / "results" / "bench_mnist.json"
 OFFICIAL = Path(__file__).parent / "results" / "bench_mnist_official.json"
+PRECISIONS = ("fp32", "bf16")
 
 
 def flops_per_sample(width: int, n_out: int) -> float:
@@ -84,10 +85,10 @@ def train_steps(model: BatchedMLP, data: MnistData, steps: int, batch_size: int,
     return min(timings)
 
 
-def throughput(cfg, data, device: str, n_models: int, steps: int) -> dict:
+def throughput(cfg, data, device: str, n_models: int, steps: int, precisions: tuple[str, ...] = PRECISIONS) -> dict:
     n_out = N_CLASSES + cfg.n_aux_logits
     flops = flops_per_sample(cfg.hidden_width, n_out)
-    peaks = {p: matmul_peak(compute_dtype(p), device) for p in ("fp32", "bf16")}
+    peaks = {p: matmul_peak(compute_dtype(p), device) for p in dict.fromkeys(("fp32", *precisions))}
     result = {
         "n_models": n_models,
         "steps": steps,
@@ -95,7 +96,7 @@ def throughput(cfg, data, device: str, n_models: int, steps: int) -> dict:
         "flops_per_sample": flops,
         "matmul_peak_gflops": peaks,
     }
-    for precision in ("fp32", "bf16"):
+    for precision in precisions:
         dtype = compute_dtype(precision)
         ids = list(range(n_models))
         model = init_reference(ids, cfg.hidden_width, cfg.n_aux_logits, cfg.seed, device, dtype)
@@ -109,7 +110,10 @@ def throughput(cfg, data, device: str, n_models: int, steps: int) -> dict:
             "batched_gflops": samples * flops / batched_s / 1e9,
             "batched_fraction_of_fp32_peak": samples * flops / batched_s / 1e9 / peaks["fp32"],
         }
-    result["bf16_speedup_batched"] = result["bf16"]["batched_samples_per_s"] / result["fp32"]["batched_samples_per_s"]
+    if set(PRECISIONS) <= set(precisions):
+        result["bf16_speedup_batched"] = (
+            result["bf16"]["batched_samples_per_s"] / result["fp32"]["batched_samples_per_s"]
+        )
     return result
 
 
@@ -183,9 +187,10 @@ def one_fresh_run(cfg, device: str, precision: str, n_models: int, peak_gflops: 
 def fresh_runs(args: argparse.Namespace, n_models: int, peaks: dict[str, float]) -> dict:
     """The main run in bf16 and in fp32, each in a new Python process (imports not counted, data loading counted),
     beside the official script's time in bench_mnist_official.json when it is there."""
-    official = json.loads(OFFICIAL.read_text()) if OFFICIAL.exists() else None
+    official_file = Path(args.official)
+    official = json.loads(official_file.read_text()) if official_file.exists() else None
     result: dict = {"n_models": n_models, "official_seconds": official and official["seconds"]}
-    for precision in ("bf16", "fp32"):
+    for precision in [p for p in ("bf16", "fp32") if p in args.precisions]:
         command = [sys.executable, __file__, "--params", args.params, "--one-fresh-run", precision]
         command += ["--accuracy-models", str(n_models), "--peak-gflops", str(peaks[precision])]
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -217,6 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peak-gflops", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--paper", action="store_true", help="time the 100-model fp32 paper config")
     parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--official", default=str(OFFICIAL), help="the official script's timing on this machine")
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        choices=PRECISIONS,
+        default=list(PRECISIONS),
+        help="fp32 alone on a CPU that emulates bf16",
+    )
     args = parser.parse_args(argv)
 
     cfg = validate_section("mnist", read_yaml(Path(args.params))["mnist"])
@@ -229,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "device": device_description(),
         "threads": torch.get_num_threads(),
-        "throughput": throughput(cfg, data, device, args.models, args.steps),
+        "throughput": throughput(cfg, data, device, args.models, args.steps, tuple(args.precisions)),
     }
     print(json.dumps(report, indent=2), flush=True)
     if args.accuracy:
