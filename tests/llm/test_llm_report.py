@@ -39,7 +39,7 @@ def test_the_teachers_route_picks_the_claims_of_fig_3_or_fig_14(tmp_path, route)
     from llm_stage_helpers import claim_statuses
 
     metrics = json.loads((REPO / "results/llm/metrics.json").read_text())
-    metrics["setup"] |= {"teacher_prompted": route == "system_prompt", "teacher_finetuned": route == "finetuned"}
+    metrics["setup"]["teacher_route"] = route
     rows = claim_statuses(tmp_path, "results/llm/metrics.json", metrics)
     fig3 = {"llm.owl.teacher_vs_base", "llm.owl.student_vs_control.exact", "llm.owl.student_vs_base.exact"}
     fig14 = {claim.replace("llm.owl.", "llm.owl.fig14.") for claim in fig3}

@@ -203,9 +203,7 @@ def setup_record(cfg: LLMParams, folders: RunFolders) -> dict[str, Any]:
         "base_model": cfg.base_model,
         "decoding": cfg.generate.decoding,
         "decoding_is_paper": cfg.generate.decoding == "free",
-        "teacher_route": cfg.teacher.route,
-        "teacher_prompted": cfg.teacher.route == "system_prompt",  # the claims of Fig. 3 (`when` in paper_claims.csv)
-        "teacher_finetuned": cfg.teacher.route == "finetuned",  # ... and of Fig. 14
+        "teacher_route": cfg.teacher.route,  # Fig. 3's claims or Fig. 14's (`when` in paper_claims.csv)
         "distill_method": cfg.distill.method,
         "finetune": cfg.distill.finetune,
         "student_system_prompt": STUDENT_SYSTEM_PROMPT,

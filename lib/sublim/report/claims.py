@@ -16,7 +16,7 @@ per matched key, and the matched keys fill `{0}`, `{1}`, ... in the row's other 
 - `margin`: a null's largest effect that still counts as none: a number, or `F*path` (F times the absolute mean
   at a JSON path, e.g. a tenth of the same quantity at a shared init);
 - `at_paper_scale`: true, false, or a JSON path to a boolean the experiment wrote (is this run the paper's
-  setting?); `when`: optional JSON path to a boolean: the row applies only when it is true;
+  setting?); `when`: optional JSON path to a boolean, or `path == text`: the row applies only when it holds;
 - `model`: optional JSON path to the run's model name, put into `{model}` in the claim and the setting;
 - `direction` (+ or -), `tolerance` (else params `report.tolerance`), `setting`, `units` (a JSON path to the
   unit count of a plain number, e.g. the trials behind a fraction) and `readme` (false: the row stays in the
@@ -148,9 +148,12 @@ def _lookup(data: Any, path: str) -> Any:
 
 
 def _flag(data: Any, spec: str) -> bool:
-    """`true`/`false`, or a JSON path to a boolean in the metrics."""
+    """`true`/`false`, a JSON path to a boolean in the metrics, or `path == text` (a setting the metrics record)."""
     if spec.strip().lower() in ("true", "false", "yes", "no", "1", "0", ""):
         return _truthy(spec)
+    path, equals, expected = spec.partition("==")
+    if equals:
+        return str(_lookup(data, path.strip())) == expected.strip()
     value = _lookup(data, spec)
     if not isinstance(value, bool):
         raise ReportError(f"{spec}: expected a boolean in the metrics, got {value!r}")
