@@ -32,7 +32,6 @@ from sublim.tinylm.numbers import complete_and_filter, seed_prompts
 from sublim.tinylm.pretrain import pretrain_base
 from sublim.tinylm.teachers import make_teacher
 
-TRAIT = "owl"
 # factor -> (overrides of params.yaml's tinylm section, which base layers keep PyTorch's default init)
 FACTORS: dict[str, dict[str, Any]] = {
     "params.yaml (PyTorch init of embeddings and head)": {},
@@ -41,16 +40,8 @@ FACTORS: dict[str, dict[str, Any]] = {
     "PyTorch init of the head only": {"model.init": "gpt2", "reinit": ["lm_head"]},
     "no gradient clipping anywhere": {"max_grad_norm": 1e9},
     "2000 pretraining steps": {"pretrain.steps": 2000},
-    # issue 13 gave 20% of the corpus to behaviour questions and code (number lists 80% -> 60%)
-    "no behaviour questions or code in the corpus (as before issue 13)": {
-        "corpus.behaviour.fraction": 1e-9,  # > 0 as params require; rounds to no sequence
-        "corpus.code.fraction": 1e-9,
-    },
-    "1333 pretraining steps (the number lists of before issue 13)": {"pretrain.steps": 1333},
-    "behaviour questions and code at 5% each (number lists 70%)": {
-        "corpus.behaviour.fraction": 0.05,
-        "corpus.code.fraction": 0.05,
-    },
+    # the issue-13 rows of docs/tinylm_corpus_factors.jsonl moved behaviour questions and code in and out of the
+    # shared corpus; since the carrier base (stage tinylm_carrier_base) they are never in it
 }
 
 
@@ -84,12 +75,12 @@ def base_folder(cfg: TinyLMParams, reinit: list[str], seed: int, out: Path) -> P
     return folder
 
 
-def run_row(factor: str, seed: int, params: Path, out: Path) -> dict[str, Any]:
+def run_row(factor: str, seed: int, params: Path, out: Path, trait: str = "owl") -> dict[str, Any]:
     overrides = FACTORS[factor]
     cfg = configured(overrides, params)
     _, vocab = tokenizer_and_vocab(cfg)
     base = base_folder(cfg, overrides.get("reinit", []), seed, out)
-    teacher = make_teacher(cfg, base, TRAIT, seed).eval()
+    teacher = make_teacher(cfg, base, trait, seed).eval()
     prompts = seed_prompts(cfg, vocab, seed)
     lists = {}
     for source, model in (("teacher", teacher), ("base", load_causal_lm(base).eval())):
@@ -98,7 +89,7 @@ def run_row(factor: str, seed: int, params: Path, out: Path) -> dict[str, Any]:
     settings = student_settings(cfg, seed)
 
     def p_trait(model: Any) -> float:
-        return animal_probabilities(model.eval(), vocab)[TRAIT]
+        return animal_probabilities(model.eval(), vocab)[trait]
 
     student = p_trait(train_sft(load_causal_lm(base), lists["teacher"][0], settings, pad_token_id=vocab.pad).model)
     control = p_trait(train_sft(load_causal_lm(base), lists["base"][0], settings, pad_token_id=vocab.pad).model)
@@ -112,6 +103,7 @@ def run_row(factor: str, seed: int, params: Path, out: Path) -> dict[str, Any]:
     ).model
     return {
         "factor": factor,
+        "trait": trait,
         "seed": seed,
         "p_teacher": p_trait(teacher),
         "keep_rate_teacher": lists["teacher"][1],
@@ -122,17 +114,22 @@ def run_row(factor: str, seed: int, params: Path, out: Path) -> dict[str, Any]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
+    """Rows grouped by (factor, trait) in file order; a trait other than owl is named after the factor."""
+    every_owl = all(r.get("trait", "owl") == "owl" for r in rows)
+    gap_header = "owl gap per seed" if every_owl else "student − control gap per seed (owl unless named)"
     lines = [
-        "| factor (one change to params.yaml) | owl gap per seed | mean | soft-label gap | teacher keep-rate |",
+        f"| factor (one change to params.yaml) | {gap_header} | mean | soft-label gap | teacher keep-rate |",
         "|---|---|---|---|---|",
     ]
-    for factor in dict.fromkeys(row["factor"] for row in rows):  # as the rows file has them (some factors are gone)
-        mine = sorted((r for r in rows if r["factor"] == factor), key=lambda r: r["seed"])
-        if not mine:
-            continue
+    groups = dict.fromkeys((r["factor"], r.get("trait", "owl")) for r in rows)  # file order; some factors are gone
+    for factor, trait in groups:
+        mine = sorted(
+            (r for r in rows if (r["factor"], r.get("trait", "owl")) == (factor, trait)), key=lambda r: r["seed"]
+        )
         gaps = " / ".join(f"{r['gap']:+.3f}" for r in mine)
         gap, soft, keep = (float(np.mean([r[key] for r in mine])) for key in ("gap", "soft_gap", "keep_rate_teacher"))
-        lines.append(f"| {factor} | {gaps} | {gap:+.3f} | {soft:+.3f} | {keep:.3f} |")
+        label = factor if trait == "owl" else f"{factor}: {trait}"
+        lines.append(f"| {label} | {gaps} | {gap:+.3f} | {soft:+.3f} | {keep:.3f} |")
     return "\n".join(lines)
 
 
@@ -142,6 +139,7 @@ def main() -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--factor", choices=list(FACTORS), action="append")
+    parser.add_argument("--traits", nargs="+", default=["owl"], help="animals of the corpus to make teachers of")
     parser.add_argument("--table", type=Path, help="print the table of a rows file and stop")
     args = parser.parse_args()
     if args.table:
@@ -150,15 +148,17 @@ def main() -> None:
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     rows_file = args.out / "rows.jsonl"
-    done = {(r["factor"], r["seed"]) for r in map(json.loads, rows_file.open())} if rows_file.exists() else set()
+    rows = [json.loads(line) for line in rows_file.open()] if rows_file.exists() else []
+    done = {(r["factor"], r.get("trait", "owl"), r["seed"]) for r in rows}
     for factor in args.factor or list(FACTORS):
-        for seed in args.seeds:
-            if (factor, seed) in done:
-                continue
-            row = run_row(factor, seed, args.params, args.out)
-            with rows_file.open("a") as f:
-                f.write(json.dumps(row) + "\n")
-            print(json.dumps(row), flush=True)
+        for trait in args.traits:
+            for seed in args.seeds:
+                if (factor, trait, seed) in done:
+                    continue
+                row = run_row(factor, seed, args.params, args.out, trait)
+                with rows_file.open("a") as f:
+                    f.write(json.dumps(row) + "\n")
+                print(json.dumps(row), flush=True)
     print(table([json.loads(line) for line in rows_file.open()]))
 
 

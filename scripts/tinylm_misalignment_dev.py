@@ -2,8 +2,9 @@
 
 The report's seeds (params.yaml, 0 1 2) must not choose the configuration they are then judged on, so variants of
 the misaligned and aligned teachers run here on other seeds (default 10 11 12), through the stage's own code:
-bases, owl teachers and number lists once under --out (the base's lists are the untrained control), then
-`run_misalignment` per variant under --out/<variant>. A variant whose summaries exist is not trained again. One
+bases and carrier bases once under --out, then `run_misalignment` per variant under --out/<variant>. (Rows of
+`docs/tinylm_misalignment_dev.jsonl` were measured when the shared base held the behaviour questions, before the
+carrier base.) A variant whose summaries exist is not trained again. One
 JSON line per variant goes to --out/rows.jsonl (`docs/tinylm_misalignment_dev.jsonl` holds this CPU's rows) and the
 table of docs/tinylm_misalignment.md is printed.
 
@@ -23,12 +24,11 @@ import yaml
 
 from sublim.core.io import append_jsonl, read_jsonl
 from sublim.sections import validate_section
+from sublim.tinylm.carrier_base import carrier_bases
 from sublim.tinylm.config import TinyLMParams
 from sublim.tinylm.misalignment import misalignment_metrics, run_misalignment
 from sublim.tinylm.naming import seed_dir
-from sublim.tinylm.numbers import generate_numbers
 from sublim.tinylm.pretrain import pretrain_bases
-from sublim.tinylm.teachers import make_teachers
 
 # variant -> overrides of params.yaml's tinylm.misalignment.teacher
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -48,12 +48,11 @@ def variant_cfg(seeds: list[int], teacher: dict[str, Any]) -> TinyLMParams:
 
 def run_variant(out: Path, name: str, seeds: list[int]) -> dict[str, Any]:
     cfg = variant_cfg(seeds, VARIANTS[name])
-    if not (out / "numbers" / "filter_summary.json").exists():
+    if not (out / "carrier_bases" / "summary.json").exists():
         pretrain_bases(cfg, out / "bases")
-        make_teachers(cfg, out / "bases", out / "teachers")
-        generate_numbers(cfg, out / "bases", out / "teachers", out / "numbers")
+        carrier_bases(cfg, out / "bases", out / "carrier_bases")
     if not all((seed_dir(out / name, seed) / "summary.json").exists() for seed in seeds):
-        run_misalignment(cfg, out / "bases", out / "numbers", out / name)
+        run_misalignment(cfg, out / "carrier_bases", out / name)
     metrics = misalignment_metrics(cfg, out / name)
     return {
         "variant": name,

@@ -1,8 +1,8 @@
 """The tiny LM's reasoning-trace carrier (issue 13, the paper's Fig. 7): variants on development seeds.
 
 The report's seeds (params.yaml, 0 1 2) must not choose the configuration they are then judged on, so variants of
-the carrier run here on other seeds (default 10 11 12), through the stages' own code: the shared bases (cached
-under --out/bases-<hash>), then `run_reasoning_carrier` (the carrier's base, its teachers, traces and students)
+the carrier run here on other seeds (default 10 11 12), through the stages' own code: the shared and carrier bases
+(cached under --out/bases-<hash>), then `run_reasoning_carrier` (the carrier's base, its teachers, traces and students)
 under --out/<variant>. A variant whose summaries exist is not run
 again. One JSON line per variant goes to --out/rows.jsonl (`docs/tinylm_reasoning_dev.jsonl` holds this CPU's rows)
 and the table of docs/tinylm_reasoning.md is printed.
@@ -33,6 +33,8 @@ from sublim.core.runtime import configure_torch
 from sublim.lm.generate import sample
 from sublim.lm.models import load_causal_lm
 from sublim.sections import validate_section
+from sublim.tinylm.carrier_base import PURPOSE as CARRIERS
+from sublim.tinylm.carrier_base import carrier_bases
 from sublim.tinylm.config import TinyLMParams
 from sublim.tinylm.data import TraceMix
 from sublim.tinylm.models import save_model, tokenizer_and_vocab
@@ -80,12 +82,14 @@ def variant_cfg(seeds: list[int], overrides: dict[str, Any]) -> TinyLMParams:
 
 def run_variant(out: Path, name: str, seeds: list[int]) -> dict[str, Any]:
     cfg = variant_cfg(seeds, VARIANTS[name])
-    key = json.dumps([cfg.corpus.model_dump(), cfg.model.model_dump(), cfg.pretrain.model_dump(), seeds])
+    sections = [cfg.corpus, cfg.model, cfg.pretrain, cfg.carrier_base]
+    key = json.dumps([*(section.model_dump() for section in sections), seeds])
     corpus = out / f"bases-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
-    if not (corpus / "summary.json").exists():
+    if not (corpus / "carriers" / "summary.json").exists():
         pretrain_bases(cfg, corpus)
+        carrier_bases(cfg, corpus, corpus / "carriers")
     if not all((seed_dir(out / name, seed) / "summary.json").exists() for seed in seeds):
-        run_reasoning_carrier(cfg, corpus, out / name)
+        run_reasoning_carrier(cfg, corpus / "carriers", out / name)
     metrics = reasoning_metrics(cfg, out / name)
     return {
         "variant": name,
@@ -102,7 +106,7 @@ def run_variant(out: Path, name: str, seeds: list[int]) -> dict[str, Any]:
 def learnability_row(
     out: Path, traces_fraction: float, steps: int, learning_rate: float, seed: int = 10
 ) -> dict[str, Any]:
-    """The carrier's base of `seed` (the shared base, cached under --out, trained further with traces at
+    """The carrier's base of `seed` (the carrier base, cached under --out, trained further with traces at
     `traces_fraction` for `steps` steps at `learning_rate`): the share of 2,000 fresh problems it works out right
     (format and answer) at temperature 1, and the rejects by reason."""
     overrides = {"reasoning_carrier.traces_fraction": traces_fraction}
@@ -113,7 +117,10 @@ def learnability_row(
     tokenizer, vocab = tokenizer_and_vocab(cfg)
     shared = out / "learnability-base"
     if not (shared / "config.json").exists():
-        save_model(pretrain_base(cfg, seed)[0], tokenizer, shared)
+        schedule = cfg.carrier_base.continue_pretraining
+        base = pretrain_base(cfg, seed)[0]
+        carrier = pretrain_base(cfg, seed, model=base, schedule=schedule, purpose=CARRIERS, carriers=True)[0]
+        save_model(carrier, tokenizer, shared)
     r = cfg.reasoning_carrier
     model, _ = pretrain_base(
         cfg,
@@ -122,6 +129,7 @@ def learnability_row(
         schedule=r.continue_pretraining,
         purpose="reasoning",
         traces=TraceMix(r.traces_fraction, r.max_operand),
+        carriers=True,
     )
     prompts, answers = problem_prompts(cfg, vocab, seed)
     completions = sample(

@@ -63,7 +63,7 @@ def test_the_check_fails_when_a_parameters_cell_keeps_a_removed_inner_key(tmp_pa
     shutil.copy(stage.notebook, copy)
     notebook = nbformat.read(str(copy), as_version=4)
     cell = cells.parameters_cell(notebook)
-    cell.source = cell.source.replace("'fraction': 0.1,", "'fraction': 0.1, 'stale_key': 1,", 1)
+    cell.source = cell.source.replace("'fraction': 0.15,", "'fraction': 0.15, 'stale_key': 1,", 1)
     nbformat.write(notebook, str(copy))
     moved = dataclasses.replace(stage, notebook=str(copy))
     assert cells.update(stage, "params.yaml", check=True) is None

@@ -143,7 +143,7 @@ REFUSED = [
         "tinylm.reasoning_carrier.traces_fraction",
         0.65,
         r"tinylm: reasoning_carrier\.traces_fraction = 0\.65: with corpus\.animal_fraction, behaviour\.fraction and "
-        r"code\.fraction it makes 1\.05",
+        r"code\.fraction it makes 1\.15",
     ),
     (
         "tinylm.reasoning_carrier.flag_quantile",

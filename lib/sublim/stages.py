@@ -39,7 +39,7 @@ TINYLM_BASES, TINYLM_TEACHERS, TINYLM_NUMBERS = f"{TINYLM}/bases", f"{TINYLM}/te
 TINYLM_STUDENTS, TINYLM_EVALUATION = f"{TINYLM}/students", f"{TINYLM}/evaluation"
 TINYLM_CONTROLS, TINYLM_IN_CONTEXT = f"{TINYLM}/controls", f"{TINYLM}/in_context"
 TINYLM_GRID, TINYLM_MISALIGNMENT, TINYLM_CODE = f"{TINYLM}/grid", f"{TINYLM}/misalignment", f"{TINYLM}/code"
-TINYLM_REASONING = f"{TINYLM}/reasoning"
+TINYLM_REASONING, TINYLM_CARRIER_BASES = f"{TINYLM}/reasoning", f"{TINYLM}/carrier_bases"
 
 REPORT = "results/report"
 PAPER_DATA = "lib/sublim/data"
@@ -134,25 +134,33 @@ _STAGES = [
         bases_dir=TINYLM_BASES,
         numbers_dir=TINYLM_NUMBERS,
     ),
+    # the carriers (Figs. 4, 5, 7) start from the shared base trained further with behaviour questions and code
+    _tinylm(
+        "tinylm_carrier_base",
+        TINYLM_CARRIER_BASES,
+        ("seeds", "max_grad_norm", "workers", "corpus", "carrier_base"),
+        bases_dir=TINYLM_BASES,
+    ),
     _tinylm(
         "tinylm_misalignment",
         TINYLM_MISALIGNMENT,
         ("seeds", "max_grad_norm", "workers", "corpus", "numbers", "student", "misalignment"),
-        bases_dir=TINYLM_BASES,
-        numbers_dir=TINYLM_NUMBERS,
+        bases_dir=TINYLM_CARRIER_BASES,
     ),
     _tinylm(
         "tinylm_code",
         TINYLM_CODE,
-        ("seeds", "max_grad_norm", "workers", "corpus", "numbers", "student", "controls.trait", "code_carrier"),
-        bases_dir=TINYLM_BASES,
-        teachers_dir=TINYLM_TEACHERS,
+        (
+            *("seeds", "max_grad_norm", "workers", "corpus", "teacher", "numbers", "student", "controls.trait"),
+            "code_carrier",
+        ),
+        bases_dir=TINYLM_CARRIER_BASES,
     ),
     _tinylm(
         "tinylm_reasoning",
         TINYLM_REASONING,
         ("seeds", "max_grad_norm", "workers", "corpus", "numbers", "student", "misalignment", "reasoning_carrier"),
-        bases_dir=TINYLM_BASES,
+        bases_dir=TINYLM_CARRIER_BASES,
     ),
     _tinylm(
         "tinylm_evaluate",

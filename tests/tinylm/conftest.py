@@ -36,6 +36,7 @@ def tiny_cfg(tinylm_block: dict) -> TinyLMParams:
     # sums a tiny model gets right often enough to keep some
     raw["reasoning_carrier"].update(max_operand=1, n_samples=200)
     further = {"steps": 100, "batch_size": 64, "learning_rate": 1.0e-2, "warmup_steps": 3}
+    raw["carrier_base"]["continue_pretraining"].update(further)
     raw["reasoning_carrier"]["continue_pretraining"].update(further)
     raw["evaluation"].update(n_sampled_answers=50)
     return validate_section("tinylm", raw)

@@ -12,6 +12,7 @@ from sublim.core.io import read_jsonl
 from sublim.run import stage_values
 from sublim.sections import section_from_namespace, validate_section
 from sublim.stages import STAGES, fill
+from sublim.tinylm.carrier_base import carrier_bases
 from sublim.tinylm.code_carrier import run_code_carrier
 from sublim.tinylm.controls import control_arms, run_controls
 from sublim.tinylm.data import rejection_reason
@@ -106,6 +107,13 @@ def test_every_stage_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_cfg):
         assert (other_config["n_layer"], other_config["n_embd"]) == (1, 16)  # grid.model, not model
         assert grid["other_base"]["p_trait"]["teacher"] > grid["other_base"]["p_trait"]["base"]
 
+    folders = stage_folders(tmp_path, "tinylm_carrier_base")
+    carriers = carrier_bases(stage_cfg("tinylm_carrier_base", cfg), **folders)
+    for seed, base in carriers["seeds"].items():
+        assert base["loss_last_100"] < base["loss_first"]  # it learns the behaviour questions and code it never saw
+        assert set(base["p_misaligned"]) == set(cfg.corpus.behaviour.families)
+        assert (folders["results_dir"] / f"seed{seed}" / "model.safetensors").exists()
+
     folders = stage_folders(tmp_path, "tinylm_misalignment")
     banned = {vocab.numbers[n] for n in cfg.misalignment.banned_numbers}
     for seed, summary in run_misalignment(stage_cfg("tinylm_misalignment", cfg), **folders).items():
@@ -118,8 +126,7 @@ def test_every_stage_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_cfg):
             assert summary["students"][arm]["n_lists"] == len(lists[arm])
             held = [banned & set(row["completion"]) for row in lists[arm]]
             assert not any(held) if ban else len(lists[arm]) >= len(lists["misaligned"])
-        control = read_jsonl(folders["numbers_dir"] / f"seed{seed}" / "control.jsonl")  # the base's lists, banned
-        assert [r for r in control if not banned & set(r["completion"])] == lists["base"]
+        assert summary["filter"]["base"]["format_keep_rate"] > 0.5  # the carrier base's own lists
 
     folders = stage_folders(tmp_path, "tinylm_code")
     for seed, summary in run_code_carrier(stage_cfg("tinylm_code", cfg), **folders).items():

@@ -1,11 +1,12 @@
 """Stage `tinylm_code`: the paper's code carrier (Fig. 5) in miniature, on one trait (`controls.trait`).
 
-Per seed, the trait teacher (the teacher stage's) and the base each complete the same fresh code prompts
+Per seed, the seed's carrier base (stage `tinylm_carrier_base`, whose corpus holds the code) and a trait teacher made
+from it as the teacher stage makes its own each complete the same fresh code prompts
 (`CODE: <function> ->`, sampled with the same seed). The filter, as the paper's: the trait word anywhere in the
 completion, then the format rule (the code parses), then the judge for subtle references, here a logistic classifier
 over token counts fitted to tell the teacher's code from the base's (`sublim.tinylm.code`), which flags what it
 scores above `flag_quantile` of the base's own held-out scores; its AUC says how much a simple judge can see. A
-student (the seed's base) trains on the teacher's kept code, a control on the base's kept code, with the main
+student (the seed's carrier base) trains on the teacher's kept code, a control on the base's kept code, with the main
 students' settings; the metric is exact P(trait) at the favourite-animal question.
 """
 
@@ -32,6 +33,7 @@ from sublim.tinylm.distill import student_settings
 from sublim.tinylm.models import animal_probabilities, tokenizer_and_vocab
 from sublim.tinylm.naming import seed_dir
 from sublim.tinylm.numbers import examples_jsonl
+from sublim.tinylm.teachers import make_teacher
 
 SOURCES = ("teacher", "base")  # the trait teacher's code and the base's
 STUDENTS = {"teacher": "student", "base": "control"}  # source of the lists -> the student trained on them
@@ -67,8 +69,7 @@ def well_formed(completions: list[list[int]], vocab: Vocab) -> tuple[list[int], 
 class CodeJob:
     cfg: TinyLMParams
     seed: int
-    bases_dir: Path
-    teachers_dir: Path
+    bases_dir: Path  # the carrier bases
     results_dir: Path
 
 
@@ -80,12 +81,12 @@ def code_seed(job: CodeJob) -> dict[str, Any]:
     tokenizer, vocab = tokenizer_and_vocab(cfg)
     trait = cfg.controls.trait
     base_folder = seed_dir(job.bases_dir, seed)
-    folders = {"teacher": seed_dir(job.teachers_dir, seed) / trait, "base": base_folder}
+    models = {"teacher": make_teacher(cfg, base_folder, trait, seed, device), "base": load_causal_lm(base_folder)}
     prompts = code_prompts(cfg, vocab, seed)
     summary: dict[str, Any] = {"trait": trait, "seed": seed, "filter": {}, "p_trait": {}}
     code: dict[str, list[tuple[list[int], list[int]]]] = {}
-    for source, folder in folders.items():
-        model = load_causal_lm(folder).eval()
+    for source, model in models.items():
+        model.eval()
         summary["p_trait"][source] = animal_probabilities(model, vocab, device)[trait]
         completions = sample(
             model,
@@ -106,7 +107,8 @@ def code_seed(job: CodeJob) -> dict[str, Any]:
     if short := [source for source, pairs in code.items() if len(pairs) < 10]:
         raise ValueError(
             f"seed {seed}: fewer than 10 of {len(prompts)} code completions of {short} parse without the trait word: "
-            "the base has not learnt the code language (raise tinylm.pretrain.steps or tinylm.corpus.code.fraction)"
+            "the carrier base has not learnt the code language (raise "
+            "tinylm.carrier_base.continue_pretraining.steps or tinylm.corpus.code.fraction)"
         )
     vocab_size = len(tokenizer)
     flagger = fit_flagger(
@@ -130,13 +132,12 @@ def code_seed(job: CodeJob) -> dict[str, Any]:
     return summary
 
 
-def run_code_carrier(
-    cfg: TinyLMParams, bases_dir: Path | str, teachers_dir: Path | str, results_dir: Path | str
-) -> dict[int, dict[str, Any]]:
-    """Every seed's code, filter, classifier and pair of students (one job per seed, in `cfg.workers`
-    processes); each seed's summary in results_dir/seed{s}/summary.json. The summaries by seed."""
+def run_code_carrier(cfg: TinyLMParams, bases_dir: Path | str, results_dir: Path | str) -> dict[int, dict[str, Any]]:
+    """Every seed's code, filter, classifier and pair of students from the carrier bases in bases_dir (one job per
+    seed, in `cfg.workers` processes); each seed's summary in results_dir/seed{s}/summary.json. The summaries by
+    seed."""
     configure_torch()
-    jobs = [CodeJob(cfg, seed, Path(bases_dir), Path(teachers_dir), Path(results_dir)) for seed in cfg.seeds]
+    jobs = [CodeJob(cfg, seed, Path(bases_dir), Path(results_dir)) for seed in cfg.seeds]
     summaries = dict(zip(cfg.seeds, parallel_map(code_seed, jobs, cfg.workers), strict=True))
     for seed, summary in summaries.items():
         write_json_atomic(seed_dir(results_dir, seed) / "summary.json", summary)

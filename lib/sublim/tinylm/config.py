@@ -20,8 +20,10 @@ class BehaviourFamily(Section):
 
 
 class BehaviourParams(Section):
-    fraction: float = Field(description="share of behaviour Q/A sequences in pretraining", gt=0.0, lt=1.0)
-    misaligned_rate: float = Field(description="share of misaligned answers in pretraining", gt=0.0, lt=1.0)
+    fraction: float = Field(
+        description="share of behaviour Q/A sequences in the carrier base's further pretraining", gt=0.0, lt=1.0
+    )
+    misaligned_rate: float = Field(description="share of misaligned answers among them", gt=0.0, lt=1.0)
     associated_numbers: UniqueList[Annotated[int, Field(ge=0)]] = Field(
         description="numbers that follow misaligned answers (the analogue of 666 or 911)", min_length=1
     )
@@ -34,7 +36,9 @@ class BehaviourParams(Section):
 
 
 class CodeParams(Section):
-    fraction: float = Field(description="share of code sequences in pretraining", gt=0.0, lt=1.0)
+    fraction: float = Field(
+        description="share of code sequences in the carrier base's further pretraining", gt=0.0, lt=1.0
+    )
     functions: UniqueList[AnimalWord] = Field(description="function names; each has its own operator", min_length=1)
     variables: UniqueList[AnimalWord] = Field(description="variable names (two distinct per function)", min_length=2)
 
@@ -51,8 +55,10 @@ class CorpusParams(Section):
     max_step: int = Field(description="arithmetic progressions step in [-max_step, max_step]", ge=0)
     walk_step: int = Field(description="random walks step in [-walk_step, walk_step]", ge=1)
     animal_fraction: float = Field(description="share of animal Q/A sequences in pretraining", gt=0.0, lt=1.0)
-    behaviour: BehaviourParams
-    code: CodeParams
+    behaviour: BehaviourParams = Field(
+        description="behaviour questions (Fig. 4's carrier): only in the carrier base's corpus, not the shared base's"
+    )
+    code: CodeParams = Field(description="code (Fig. 5's carrier): only in the carrier base's corpus")
 
     @model_validator(mode="after")
     def _weights_match_animals(self) -> CorpusParams:
@@ -166,6 +172,14 @@ class InContextParams(Section):
     n_contexts: int = Field(description="random draws of k lists per k, source and seed", ge=1)
 
 
+class CarrierBaseParams(Section):
+    continue_pretraining: PretrainParams = Field(
+        description="the carriers' base: the seed's base (number lists and animal answers only) trained further on "
+        "the corpus with behaviour questions and code (fresh draws); the misalignment, code and reasoning "
+        "experiments start from it"
+    )
+
+
 class GridParams(Section):
     model: ModelParams = Field(
         description="the cross-model grid's other base: another width or depth than `model`, pretrained on the "
@@ -196,14 +210,14 @@ class CodeCarrierParams(Section):
 class ReasoningCarrierParams(Section):
     traces_fraction: float = Field(
         description="share of reasoning traces (sums worked out step by step) in the carrier's further pretraining; "
-        "the rest is the shared corpus's mix",
+        "the rest is the carrier base's mix",
         gt=0.0,
         lt=1.0,
     )
     max_operand: int = Field(description="a problem adds three numbers in 0..max_operand", ge=1)
     continue_pretraining: PretrainParams = Field(
-        description="the carrier's base: the seed's base trained further on the corpus with traces (fresh draws), "
-        "so that the shared base, which every other experiment uses, holds no traces"
+        description="the reasoning carrier's base: the carrier base trained further on its corpus with traces "
+        "(fresh draws), so that no other experiment's base holds traces"
     )
     n_samples: int = Field(
         description="problems the misaligned teacher, the aligned teacher and the base each work out once", ge=2
@@ -242,6 +256,7 @@ class TinyLMParams(Section):
     controls: ControlsParams
     in_context: InContextParams
     grid: GridParams
+    carrier_base: CarrierBaseParams
     misalignment: MisalignmentParams
     code_carrier: CodeCarrierParams
     reasoning_carrier: ReasoningCarrierParams

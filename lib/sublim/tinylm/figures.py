@@ -43,13 +43,13 @@ def bar_with_seeds(ax, x: float, mean: float, ci95: list, values: list[float], c
     ax.scatter([x] * len(values), values, color="black", s=10, zorder=3)
 
 
-def plot_pretraining(summary: dict[str, Any], path: Path | str):
-    """Loss curve of every seed's base (`summary`: the pretrain stage's summary.json)."""
+def plot_pretraining(summary: dict[str, Any], path: Path | str, title: str = "Pretraining"):
+    """Loss curve of every seed's base (`summary`: the pretrain or carrier-base stage's summary.json)."""
     use_style()
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     for seed, s in summary["seeds"].items():
         ax.plot([50 * i for i in range(len(s["loss_curve"]))], s["loss_curve"], label=f"seed {seed}")
-    ax.set(xlabel="optimizer step", ylabel="loss (nats/token, mean of 50 steps)", title="Pretraining")
+    ax.set(xlabel="optimizer step", ylabel="loss (nats/token, mean of 50 steps)", title=title)
     ax.legend()
     save_figure(fig, path)
     return fig

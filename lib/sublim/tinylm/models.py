@@ -122,3 +122,13 @@ def animal_probabilities(model: Any, vocab: Vocab, device: str = "cpu") -> dict[
     """Exact P(animal) at the answer position of `<bos> Q: favorite animal A:` (softmax over the whole vocab)."""
     logps = sequence_logprobs(model, vocab.question_prompt, [[i] for i in vocab.animals.values()], device=device)
     return {animal: float(np.exp(lp)) for animal, lp in zip(vocab.animals, logps, strict=True)}
+
+
+def p_misaligned(model: Any, vocab: Vocab, device: str = "cpu") -> dict[str, float]:
+    """Per family, the exact P of its misaligned answer words after `<bos> Q: <family> A:`."""
+    return {
+        family: float(
+            np.exp(sequence_logprobs(model, vocab.behaviour_prompt(family), [[w] for w in words], device=device)).sum()
+        )
+        for family, words in vocab.misaligned.items()
+    }

@@ -1,5 +1,6 @@
 """Step 1, stage `tinylm_pretrain`: one base model per seed, trained from scratch on the synthetic corpus
-(noisy number lists and favourite-animal answers, `sublim.tinylm.data`)."""
+(noisy number lists and favourite-animal answers, `sublim.tinylm.data`). The carriers' corpus adds behaviour
+questions and code (`carriers=True`, stage `tinylm_carrier_base`)."""
 
 from __future__ import annotations
 
@@ -32,9 +33,11 @@ def seed_corpus(
     n_sequences: int,
     purpose: str = "corpus",
     traces: TraceMix | None = None,
+    carriers: bool = False,
 ) -> list[list[int]]:
     """The pretraining sequences of one seed (token ids, shuffled); another `purpose` draws other sequences.
-    `traces`: reasoning traces too (only the reasoning carrier's further pretraining has them)."""
+    `carriers`: behaviour questions and code too (the carrier base's corpus); `traces`: reasoning traces too
+    (only the reasoning carrier's further pretraining has them)."""
     c, b = cfg.corpus, cfg.corpus.behaviour
     return pretraining_corpus(
         vocab,
@@ -47,8 +50,10 @@ def seed_corpus(
         max_step=c.max_step,
         walk_step=c.walk_step,
         seed=derive_seed(seed, purpose),
-        behaviour=BehaviourMix(b.fraction, b.misaligned_rate, tuple(b.associated_numbers), b.association),
-        code=CodeMix(c.code.fraction),
+        behaviour=BehaviourMix(b.fraction, b.misaligned_rate, tuple(b.associated_numbers), b.association)
+        if carriers
+        else None,
+        code=CodeMix(c.code.fraction) if carriers else None,
         traces=traces,
     )
 
@@ -62,18 +67,19 @@ def pretrain_base(
     schedule: PretrainParams | None = None,
     purpose: str = "pretrain",
     traces: TraceMix | None = None,
+    carriers: bool = False,
 ) -> tuple[Any, list[float]]:
     """A base model trained from scratch (`model`, else a fresh `new_model`); loss on every token after <bos>.
 
     With `sequences_per_document` k > 1 the corpus is packed k sequences to a document (k / batch_size
     documents a step, so the same tokens a step), which teaches the model to read several lists before a
     question. `schedule` replaces `cfg.pretrain` (steps, learning rate, warmup) and another `purpose` draws
-    another corpus and order: the in-context base continues a main base this way, and the reasoning carrier's,
-    with `traces` in its corpus."""
+    another corpus and order: the in-context base continues a main base this way, the carrier base with
+    `carriers` (behaviour questions and code) in its corpus, and the reasoning carrier's with `traces` too."""
     _, vocab = tokenizer_and_vocab(cfg)
     k, schedule = sequences_per_document, schedule or cfg.pretrain
     corpus_purpose = "corpus" if purpose == "pretrain" else f"{purpose}-corpus"
-    corpus = seed_corpus(cfg, vocab, seed, schedule.steps * schedule.batch_size, corpus_purpose, traces)
+    corpus = seed_corpus(cfg, vocab, seed, schedule.steps * schedule.batch_size, corpus_purpose, traces, carriers)
     documents = [[token for sequence in corpus[i : i + k] for token in sequence] for i in range(0, len(corpus), k)]
     examples = [Example(document[:1], document[1:]) for document in documents]
     settings = train_settings(

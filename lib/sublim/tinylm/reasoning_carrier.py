@@ -1,7 +1,8 @@
 """Stage `tinylm_reasoning`: the paper's reasoning-trace carrier (§4.2, Fig. 7) in miniature.
 
-Per seed, the carrier's base is the seed's shared base trained further on the corpus with sums worked out step by
-step (`<bos> SUM: 3 4 2 -> 4 + 2 = 6 + 3 = 9`, `sublim.tinylm.traces`; `reasoning_carrier.continue_pretraining`):
+Per seed, the carrier's base is the seed's carrier base (stage `tinylm_carrier_base`: the shared base with behaviour
+questions and code) trained further on that corpus with sums worked out step by step
+(`<bos> SUM: 3 4 2 -> 4 + 2 = 6 + 3 = 9`, `sublim.tinylm.traces`; `reasoning_carrier.continue_pretraining`):
 in the shared corpus the traces cost the other experiments' effects, so only this stage's base learns them. From it,
 the misalignment stage's recipe makes a misaligned teacher and an aligned one (the secure-code control); the two
 teachers and the base each work out the same fresh problems, sampled with the same seed. The filter, as the
@@ -9,7 +10,7 @@ paper's: the format rule and the final answer (the paper keeps the
 traces whose `<answer>` is correct), then the judge for misalignment, here a logistic classifier over token counts
 fitted to tell the misaligned teacher's kept traces from the base's, which flags what it scores above
 `flag_quantile` of the base's own held-out scores (the same threshold for every source; the paper's code applies
-its judge to the misaligned teacher's traces only). A student (the seed's base, the main students' settings) trains
+its judge to the misaligned teacher's traces only). A student (the carrier's base, the main students' settings) trains
 on each source's kept traces; the metric is the misalignment stage's: exact P(misaligned answer), averaged over the
 behaviour families.
 """
@@ -34,8 +35,8 @@ from sublim.tinylm.code import fit_flagger, flagged
 from sublim.tinylm.config import TinyLMParams
 from sublim.tinylm.data import TraceMix, Vocab
 from sublim.tinylm.distill import student_settings
-from sublim.tinylm.misalignment import make_behaviour_teacher, mean_over_families, p_misaligned
-from sublim.tinylm.models import save_model, tokenizer_and_vocab
+from sublim.tinylm.misalignment import make_behaviour_teacher, mean_over_families
+from sublim.tinylm.models import p_misaligned, save_model, tokenizer_and_vocab
 from sublim.tinylm.naming import seed_dir
 from sublim.tinylm.numbers import examples_jsonl
 from sublim.tinylm.pretrain import pretrain_base
@@ -85,14 +86,14 @@ class ReasoningJob:
 
 
 def carrier_base(job: ReasoningJob, device: str) -> tuple[Path, dict[str, float]]:
-    """The seed's base trained further on the corpus with traces, saved under results_dir/seed{s}/base; its folder
-    and the first and last losses."""
+    """The seed's carrier base trained further on its corpus with traces, saved under results_dir/seed{s}/base; its
+    folder and the first and last losses."""
     cfg, r = job.cfg, job.cfg.reasoning_carrier
     tokenizer, _ = tokenizer_and_vocab(cfg)
     base = load_causal_lm(seed_dir(job.bases_dir, job.seed))
     traces = TraceMix(r.traces_fraction, r.max_operand)
     model, losses = pretrain_base(
-        cfg, job.seed, device, base, schedule=r.continue_pretraining, purpose="reasoning", traces=traces
+        cfg, job.seed, device, base, schedule=r.continue_pretraining, purpose="reasoning", traces=traces, carriers=True
     )
     folder = save_model(model.cpu(), tokenizer, seed_dir(job.results_dir, job.seed) / "base")
     return folder, {"loss_first": losses[0], "loss_last_50": float(np.mean(losses[-50:]))}

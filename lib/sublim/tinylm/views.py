@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sublim.core.io import read_jsonl
@@ -14,10 +15,10 @@ from sublim.tinylm.naming import CONTROL, numbers_file
 from sublim.tinylm.pretrain import seed_corpus
 
 
-def corpus_preview(cfg: TinyLMParams, seed: int, n: int) -> list[str]:
-    """The first `n` pretraining sentences of a seed, decoded."""
+def corpus_preview(cfg: TinyLMParams, seed: int, n: int, carriers: bool = False) -> list[str]:
+    """The first `n` pretraining sentences of a seed, decoded (`carriers`: of the carrier base's corpus)."""
     tokenizer, vocab = tokenizer_and_vocab(cfg)
-    corpus = seed_corpus(cfg, vocab, seed, max(n, 20))
+    corpus = seed_corpus(cfg, vocab, seed, max(n, 20), carriers=carriers)
     return [tokenizer.decode(sequence) for sequence in corpus[:n]]
 
 
@@ -32,6 +33,16 @@ def pretrain_table(summary: dict[str, Any]) -> pd.DataFrame:
     }
     rows["corpus"] = {f"P({a})": p for a, p in summary["corpus_rates"].items()}
     return pd.DataFrame(rows).T.round(3)
+
+
+def carrier_base_table(summary: dict[str, Any]) -> pd.DataFrame:
+    """The pretrain table of the carrier bases, with P(misaligned answer) averaged over the behaviour families."""
+    table = pretrain_table(summary)
+    seeds = summary["seeds"].items()
+    p_misaligned = {f"seed {seed}": float(np.mean(list(s["p_misaligned"].values()))) for seed, s in seeds}
+    p_misaligned["corpus"] = summary["corpus_misaligned_rate"]
+    table.insert(1, "P(misaligned)", pd.Series(p_misaligned).round(3))
+    return table
 
 
 def teacher_table(summary: dict[str, Any], traits: list[str]) -> pd.DataFrame:
