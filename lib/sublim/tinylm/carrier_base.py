@@ -19,9 +19,9 @@ from sublim.core.io import write_json_atomic
 from sublim.core.runtime import configure_torch, parallel_map, torch_device
 from sublim.lm.models import load_causal_lm
 from sublim.tinylm.config import TinyLMParams
-from sublim.tinylm.models import animal_probabilities, p_misaligned, save_model, tokenizer_and_vocab
+from sublim.tinylm.models import p_misaligned, save_model, tokenizer_and_vocab
 from sublim.tinylm.naming import seed_dir
-from sublim.tinylm.pretrain import pretrain_base
+from sublim.tinylm.pretrain import base_summary, pretrain_base
 
 PURPOSE = "carriers"  # draws the continuation's own corpus and order
 
@@ -36,13 +36,7 @@ def carrier_seed(job: tuple[TinyLMParams, int, Path, Path]) -> dict[str, Any]:
     schedule = cfg.carrier_base.continue_pretraining
     model, losses = pretrain_base(cfg, seed, device, base, schedule=schedule, purpose=PURPOSE, carriers=True)
     save_model(model.cpu(), tokenizer, seed_dir(results_dir, seed))
-    return {
-        "loss_first": losses[0],
-        "loss_last_100": float(np.mean(losses[-100:])),
-        "loss_curve": [float(np.mean(losses[i : i + 50])) for i in range(0, len(losses), 50)],
-        "p_animals": animal_probabilities(model, vocab, device),
-        "p_misaligned": p_misaligned(model, vocab, device),
-    }
+    return base_summary(model, losses, vocab, device) | {"p_misaligned": p_misaligned(model, vocab, device)}
 
 
 def carrier_bases(cfg: TinyLMParams, bases_dir: Path | str, results_dir: Path | str) -> dict[str, Any]:

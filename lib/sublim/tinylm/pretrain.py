@@ -104,6 +104,11 @@ def pretrain_seed(job: tuple[TinyLMParams, int, Path]) -> dict[str, Any]:
     tokenizer, vocab = tokenizer_and_vocab(cfg)
     model, losses = pretrain_base(cfg, seed, device)
     save_model(model.cpu(), tokenizer, seed_dir(results_dir, seed))
+    return base_summary(model, losses, vocab, device)
+
+
+def base_summary(model: Any, losses: list[float], vocab: Vocab, device: str) -> dict[str, Any]:
+    """A pretrained base's summary row: first and final losses, the loss curve (means of 50 steps), P(animal)."""
     return {
         "loss_first": losses[0],
         "loss_last_100": float(np.mean(losses[-100:])),
