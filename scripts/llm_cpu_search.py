@@ -34,31 +34,35 @@ from sublim.sections import load_section
 # name -> (what it tests, overrides of params.yaml's llm section by dotted key). Every row uses 3 student seeds.
 SMALL = {"prompts.count": 256, "filter.target_size": 128, "evaluate.samples_per_question": 4}
 SFT_SMALL = SMALL | {"filter.target_size": 64}  # half the students' time: the first rows took 20 min a student
+# each configuration names its teacher route and temperature: the CPU default changed both (issue 16), and a row
+# must mean what its name says whatever params.yaml holds
 FINETUNED = {"teacher.route": "finetuned"}
+PROMPTED = {"teacher.route": "system_prompt"}
+SAMPLED, GREEDY = {"generate.temperature": 1.0}, {"generate.temperature": 0.0}
 CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "soft-finetuned": (
         "upper bound: KL to the fine-tuned teacher over the number grammar's tokens, sampled lists",
-        SMALL | FINETUNED | {"distill.method": "soft_numbers"},
+        SMALL | FINETUNED | SAMPLED | {"distill.method": "soft_numbers"},
     ),
     "soft-prompted": (
         "upper bound with the paper's system-prompted teacher",
-        SMALL | {"distill.method": "soft_numbers"},
+        SMALL | PROMPTED | SAMPLED | {"distill.method": "soft_numbers"},
     ),
     "sft-finetuned-greedy": (
         "fine-tuned teacher, greedy lists, SFT (the 1B replication's recipe)",
-        SFT_SMALL | FINETUNED | {"generate.temperature": 0.0},
+        SFT_SMALL | FINETUNED | GREEDY,
     ),
     "sft-finetuned-greedy-default-size": (
         "the greedy recipe at the CPU default's sizes (64 prompts, 32 lists a student, 2 samples a question)",
-        FINETUNED | {"generate.temperature": 0.0},
+        FINETUNED | GREEDY,
     ),
     "sft-finetuned-sampled": (
         "fine-tuned teacher, sampled lists (T = 1), SFT",
-        SFT_SMALL | FINETUNED,
+        SFT_SMALL | FINETUNED | SAMPLED,
     ),
     "sft-prompted-sampled": (
         "the CPU default's recipe (system-prompted teacher, T = 1, SFT) at this size",
-        SFT_SMALL,
+        SFT_SMALL | PROMPTED | SAMPLED,
     ),
 }
 

@@ -85,3 +85,11 @@ def test_the_docs_table_and_pooled_view_are_the_scripts_output_from_the_committe
     assert search.table(rows) in doc
     for line in search.pooled(rows):
         assert " ".join(line.split()) in " ".join(doc.split())
+
+
+def test_every_configuration_names_its_teacher_route_and_temperature(search):
+    """A row must mean what its name says whatever params.yaml's default is (issue 16 changed the default)."""
+    for name, (_, overrides) in search.CONFIGS.items():
+        route, temperature = overrides["teacher.route"], overrides["generate.temperature"]
+        assert route == ("finetuned" if "finetuned" in name else "system_prompt"), name
+        assert temperature == (0.0 if "greedy" in name else 1.0), name
