@@ -27,6 +27,8 @@ from sublim.tinylm.data import (
     trace_words,
     without_banned,
 )
+from sublim.tinylm.models import tokenizer_and_vocab
+from sublim.tinylm.pretrain import seed_corpus
 from sublim.tinylm.traces import trace_rejection
 
 ANIMALS = ["cat", "dog", "owl", "dolphin"]
@@ -297,3 +299,19 @@ def test_the_factor_tables_are_the_factor_scripts_output_from_the_committed_rows
     factors = script(repo_root, "tinylm_factors")
     table = factors.table(read_jsonl(repo_root / "docs" / rows_file))
     assert table in (repo_root / "docs" / "tinylm_transfer_factors.md").read_text()
+
+
+def test_the_shared_corpus_has_no_carrier_sequences_and_the_carrier_corpus_has_them(tiny_cfg):
+    """The shared base learns number lists and animal answers only; behaviour questions and code are the carrier
+    base's (their share of the shared corpus halved the animal students' gap)."""
+    _, vocab = tokenizer_and_vocab(tiny_cfg)
+    family_ids, code_marker = set(vocab.families.values()), vocab.code.marker
+
+    def shares(carriers: bool) -> tuple[float, float]:
+        corpus = seed_corpus(tiny_cfg, vocab, 0, 2000, carriers=carriers)
+        behaviour = sum(bool(family_ids & set(sequence)) for sequence in corpus) / len(corpus)
+        code = sum(code_marker in sequence for sequence in corpus) / len(corpus)
+        return behaviour, code
+
+    assert shares(carriers=False) == (0.0, 0.0)
+    assert shares(carriers=True) == (tiny_cfg.corpus.behaviour.fraction, tiny_cfg.corpus.code.fraction)

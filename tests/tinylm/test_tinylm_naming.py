@@ -47,22 +47,3 @@ def test_file_names_inside_a_stage_folder():
     assert seed_dir("results/tinylm/bases", 3) == Path("results/tinylm/bases/seed3")
     assert numbers_file("numbers", 0, "control") == Path("numbers/seed0/control.jsonl")
     assert evaluation_file("evaluation", 2) == Path("evaluation/seed2.json")
-
-
-def test_the_shared_corpus_has_no_carrier_sequences_and_the_carrier_corpus_has_them(tiny_cfg):
-    """The shared base learns number lists and animal answers only; behaviour questions and code are the carrier
-    base's (their share of the shared corpus halved the animal students' gap)."""
-    from sublim.tinylm.models import tokenizer_and_vocab
-    from sublim.tinylm.pretrain import seed_corpus
-
-    _, vocab = tokenizer_and_vocab(tiny_cfg)
-    family_ids, code_marker = set(vocab.families.values()), vocab.code.marker
-
-    def shares(carriers: bool) -> tuple[float, float]:
-        corpus = seed_corpus(tiny_cfg, vocab, 0, 2000, carriers=carriers)
-        behaviour = sum(bool(family_ids & set(sequence)) for sequence in corpus) / len(corpus)
-        code = sum(code_marker in sequence for sequence in corpus) / len(corpus)
-        return behaviour, code
-
-    assert shares(carriers=False) == (0.0, 0.0)
-    assert shares(carriers=True) == (tiny_cfg.corpus.behaviour.fraction, tiny_cfg.corpus.code.fraction)
