@@ -114,18 +114,19 @@ def run_row(factor: str, seed: int, params: Path, out: Path, trait: str = "owl")
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """Rows grouped by (factor, trait) in file order; a trait other than owl is named after the factor."""
-    every_owl = all(r.get("trait", "owl") == "owl" for r in rows)
+    """Rows grouped by (factor, trait) in file order; a trait other than owl is named after the factor (rows of
+    before the trait key are owl's)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}  # file order; some factors are gone from FACTORS
+    for row in rows:
+        groups.setdefault((row["factor"], row.get("trait", "owl")), []).append(row)
+    every_owl = all(trait == "owl" for _, trait in groups)
     gap_header = "owl gap per seed" if every_owl else "student − control gap per seed (owl unless named)"
     lines = [
         f"| factor (one change to params.yaml) | {gap_header} | mean | soft-label gap | teacher keep-rate |",
         "|---|---|---|---|---|",
     ]
-    groups = dict.fromkeys((r["factor"], r.get("trait", "owl")) for r in rows)  # file order; some factors are gone
-    for factor, trait in groups:
-        mine = sorted(
-            (r for r in rows if (r["factor"], r.get("trait", "owl")) == (factor, trait)), key=lambda r: r["seed"]
-        )
+    for (factor, trait), group in groups.items():
+        mine = sorted(group, key=lambda r: r["seed"])
         gaps = " / ".join(f"{r['gap']:+.3f}" for r in mine)
         gap, soft, keep = (float(np.mean([r[key] for r in mine])) for key in ("gap", "soft_gap", "keep_rate_teacher"))
         label = factor if trait == "owl" else f"{factor}: {trait}"
