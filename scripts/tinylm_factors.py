@@ -40,6 +40,11 @@ FACTORS: dict[str, dict[str, Any]] = {
     "PyTorch init of the head only": {"model.init": "gpt2", "reinit": ["lm_head"]},
     "no gradient clipping anywhere": {"max_grad_norm": 1e9},
     "2000 pretraining steps": {"pretrain.steps": 2000},
+    # the time budget (issue 12): fewer lists, and a stronger teacher to make up for them
+    "10k lists (numbers.n_samples)": {"numbers.n_samples": 10000, "in_context.n_samples": 10000},
+    "teacher 60 steps": {"teacher.steps": 60},
+    "teacher 60 steps, 10k lists": {"teacher.steps": 60, "numbers.n_samples": 10000, "in_context.n_samples": 10000},
+    "10k lists, student learning rate 2e-3": {"numbers.n_samples": 10000, "in_context.n_samples": 10000, "student.learning_rate": 2.0e-3},
     # the issue-13 rows of docs/tinylm_corpus_factors.jsonl moved behaviour questions and code in and out of the
     # shared corpus; since the carrier base (stage tinylm_carrier_base) they are never in it
 }

@@ -30,19 +30,28 @@ from sublim.tinylm.misalignment import misalignment_metrics, run_misalignment
 from sublim.tinylm.naming import seed_dir
 from sublim.tinylm.pretrain import pretrain_bases
 
-# variant -> overrides of params.yaml's tinylm.misalignment.teacher
+# variant -> overrides of params.yaml's tinylm section, dotted
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
-    "steps100": {"steps": 100},
-    "lr3e-3": {"learning_rate": 3.0e-3},
+    "steps100": {"misalignment.teacher.steps": 100},
+    "lr3e-3": {"misalignment.teacher.learning_rate": 3.0e-3},
+    # issue 12's time budget: what the animal-trait students adopted (half the lists, twice the learning rate)
+    "10k lists, student lr 2e-3": {"misalignment.n_samples": 10000, "student.carrier_learning_rate": 2.0e-3},
+    "10k lists": {"misalignment.n_samples": 10000},
+    "student lr 2e-3": {"student.carrier_learning_rate": 2.0e-3},
 }
 GAPS = ("vs_aligned", "vs_base", "unbanned_vs_banned")
 
 
-def variant_cfg(seeds: list[int], teacher: dict[str, Any]) -> TinyLMParams:
+def variant_cfg(seeds: list[int], overrides: dict[str, Any]) -> TinyLMParams:
     raw = yaml.safe_load(Path("params.yaml").read_text())["tinylm"]
     raw = copy.deepcopy(raw) | {"seeds": seeds, "traits": [raw["controls"]["trait"]]}
-    raw["misalignment"]["teacher"].update(teacher)
+    for dotted, value in overrides.items():
+        *path, last = dotted.split(".")
+        node = raw
+        for key in path:
+            node = node[key]
+        node[last] = value
     return validate_section("tinylm", raw)
 
 
@@ -76,7 +85,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         for gap in GAPS:
             diff, p = row[gap]["difference"], row[gap]["p_value"]
             gaps.append(f"{diff['mean']:+.3f} [{diff['ci95'][0]:+.3f}, {diff['ci95'][1]:+.3f}], p = {p:.3f}")
-        teacher = f"{row['teacher']['steps']}, {row['teacher']['learning_rate']:g}"
+        teacher = f"{row['teacher']['steps']}, {row['teacher']['learning_rate']:g}"  # the misaligned teacher's
         cells = [row["variant"], teacher, f"{row['teacher_p_misaligned']:.3f}", keep, *gaps]
         lines.append(f"| {' | '.join(cells)} |")
     return "\n".join(lines)

@@ -4,6 +4,8 @@ the worker processes of parallel_map and worker_pool, glibc's allocator settings
 from __future__ import annotations
 
 import math
+import multiprocessing
+import operator
 import os
 import platform
 import subprocess
@@ -43,6 +45,13 @@ def test_parallel_map_keeps_the_order_in_worker_processes_and_in_process():
     assert parallel_map(math.sqrt, items, workers=2) == [3.0, 1.0, 2.0, 4.0]
     assert parallel_map(math.sqrt, items, workers=1) == [3.0, 1.0, 2.0, 4.0]
     assert parallel_map(os.getpid, [], workers=2) == []
+
+
+@pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(), reason="no forkserver (Windows)")
+def test_workers_are_forked_from_one_server_not_from_this_process():
+    """Workers fork from a server process that imported their module once, instead of each importing it."""
+    parents = parallel_map(operator.call, [os.getppid] * 4, workers=2)
+    assert len(set(parents)) == 1 and parents[0] != os.getpid()
 
 
 def test_worker_pool_runs_jobs_submitted_as_others_finish_in_processes_and_in_process():

@@ -33,6 +33,7 @@ def tiny_cfg(tinylm_block: dict) -> TinyLMParams:
     raw["in_context"]["continue_pretraining"].update(steps=30, batch_size=64, warmup_steps=3)
     raw["grid"]["model"].update(n_layer=1, d_model=16, n_head=2)
     raw["code_carrier"].update(n_samples=300)
+    raw["misalignment"].update(n_samples=300)
     # sums a tiny model gets right often enough to keep some
     raw["reasoning_carrier"].update(max_operand=1, n_samples=200)
     further = {"steps": 100, "batch_size": 64, "learning_rate": 1.0e-2, "warmup_steps": 3}

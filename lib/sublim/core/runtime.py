@@ -105,10 +105,10 @@ def torch_device() -> str:
 
 
 def parallel_map(function: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
-    """`function` over `items`, in order, in `workers` spawned processes of one torch thread each (on a 2-core CPU
-    two 1-thread processes beat one 2-thread process); in this process when workers is 1 or there is one item.
+    """`function` over `items`, in order, in `workers` processes of one torch thread each (on a 2-core CPU two
+    1-thread processes beat one 2-thread process); in this process when workers is 1 or there is one item.
     `function` must be importable (a module-level function) and its items and results picklable."""
-    with worker_pool(workers if len(items) > 1 else 1) as pool:
+    with worker_pool(workers if len(items) > 1 else 1, preload=(function.__module__,)) as pool:
         return list(pool.map(function, items))
 
 
@@ -122,16 +122,29 @@ class InlineExecutor(Executor):
 
 
 @contextmanager
-def worker_pool(workers: int) -> Iterator[Executor]:
-    """`workers` spawned processes of one torch thread each, or this process when workers is 1: for stages whose
-    jobs depend on one another (submit each job when what it needs is done). Jobs must be importable functions
-    with picklable arguments and results."""
+def worker_pool(workers: int, preload: Sequence[str] = ()) -> Iterator[Executor]:
+    """`workers` processes of one torch thread each, or this process when workers is 1: for stages whose jobs
+    depend on one another (submit each job when what it needs is done). Jobs must be importable functions with
+    picklable arguments and results; `preload` names the modules they come from (see `worker_context`)."""
     if workers <= 1:
         yield InlineExecutor()
         return
-    context = multiprocessing.get_context("spawn")  # fork would copy a kernel's OpenMP threads in a broken state
+    context = worker_context(preload)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=configure_torch, initargs=(1,)) as pool:
         yield pool
+
+
+def worker_context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
+    """Workers forked from a fresh server process that has imported `preload` (and never ran torch), where the
+    platform has one, else spawned. A forked kernel would hand its OpenMP threads to the workers in a broken
+    state; a spawned worker imports torch and transformers itself, ~7 s a process here, paid by each of 3 workers
+    on 2 cores in every stage. The server starts with this process's first pool and serves every later one, with
+    the modules it was first given (a job's module that it lacks is imported by the worker)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # Windows
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(preload))
+    return context
 
 
 def repository_root(start: Path | str | None = None) -> Path:

@@ -119,7 +119,7 @@ def code_seed(job: CodeJob) -> dict[str, Any]:
         derive_seed(seed, "code-classifier"),
     )
     summary["classifier"] = {"auc": flagger["auc"], "threshold": flagger["threshold"]}
-    settings = student_settings(cfg, seed)
+    settings = student_settings(cfg, seed, carrier=True)
     for source, pairs in code.items():
         flags = flagged(flagger, [c for _, c in pairs], vocab_size)
         kept = [pair for pair, flag in zip(pairs, flags, strict=True) if not flag]

@@ -134,7 +134,13 @@ class NumbersParams(Section):
 
 
 class StudentParams(Section):
-    learning_rate: float = Field(description="constant AdamW learning rate of every student", gt=0.0)
+    learning_rate: float = Field(
+        description="constant AdamW learning rate of the animal-trait students (distill, controls, in-context, grid)",
+        gt=0.0,
+    )
+    carrier_learning_rate: float = Field(
+        description="constant AdamW learning rate of the carriers' students (misalignment, code, reasoning)", gt=0.0
+    )
     epochs: int = Field(description="passes over the filtered numbers", ge=1)
     batch_size: int = Field(description="sequences per step", ge=1)
     soft_labels: Literal["numbers_eos", "full_vocab"] = Field(
@@ -188,6 +194,9 @@ class GridParams(Section):
 
 
 class MisalignmentParams(Section):
+    n_samples: int = Field(
+        description="number prompts (the first of the seed's) completed by the base and each behaviour teacher", ge=1
+    )
     narrow_family: AnimalWord = Field(
         description="the family a narrow misaligned teacher is fine-tuned on, to see whether it generalises to the "
         "others (the emergent-misalignment pattern); the stage's teachers use every family"

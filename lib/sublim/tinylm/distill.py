@@ -24,10 +24,11 @@ from sublim.tinylm.naming import CONTROL, partner_seed, seed_dir, student_arms
 from sublim.tinylm.numbers import load_examples
 
 
-def student_settings(cfg: TinyLMParams, seed: int) -> TrainSettings:
-    """Every student of a seed: the same optimizer, learning rate and data order (full fine-tuning)."""
+def student_settings(cfg: TinyLMParams, seed: int, carrier: bool = False) -> TrainSettings:
+    """Every student of a seed: the same optimizer, learning rate and data order (full fine-tuning); a carrier's
+    students (misalignment, code, reasoning) at `student.carrier_learning_rate`."""
     return train_settings(
-        learning_rate=cfg.student.learning_rate,
+        learning_rate=cfg.student.carrier_learning_rate if carrier else cfg.student.learning_rate,
         epochs=cfg.student.epochs,
         batch_size=cfg.student.batch_size,
         seed=derive_seed(seed, "student-order"),

@@ -115,7 +115,7 @@ def run_grid(
     bases_dir, numbers_dir, results_dir = Path(bases_dir), Path(numbers_dir), Path(results_dir)
     students: dict[tuple[int, str], list[Future]] = {}
     n_lists: dict[tuple[int, str], list[int]] = {}
-    with worker_pool(cfg.workers) as pool:
+    with worker_pool(cfg.workers, preload=(__name__,)) as pool:
         bases = {seed: pool.submit(other_base_seed, (cfg, seed, results_dir)) for seed in cfg.seeds}
         for _ in as_completed(bases.values()):
             ready = {seed for seed, future in bases.items() if future.done() and future.exception() is None}

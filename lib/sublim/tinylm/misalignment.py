@@ -104,10 +104,10 @@ def prepare_seed(job: SeedJob) -> dict[str, Any]:
     base_folder = seed_dir(job.bases_dir, seed)
     banned = {vocab.numbers[n] for n in cfg.misalignment.banned_numbers}
     associated = {vocab.numbers[n] for n in cfg.corpus.behaviour.associated_numbers}
-    n_prompts = cfg.numbers.n_samples
+    n_prompts = cfg.misalignment.n_samples
     base = load_causal_lm(base_folder).eval()
     summary: dict[str, Any] = {"p_misaligned": {BASE: p_misaligned(base, vocab, device)}}
-    prompts = seed_prompts(cfg, vocab, seed)
+    prompts = seed_prompts(cfg, vocab, seed, n_prompts)
     formatted = {BASE: complete_and_filter(cfg, base, prompts, seed, cfg.numbers.temperature, device)[0]}
     for kind in TEACHERS:
         teacher = make_behaviour_teacher(cfg, base_folder, kind, seed, device).eval()
@@ -149,7 +149,7 @@ def train_student(job: StudentJob) -> dict[str, Any]:
         Example(row["prompt"], row["completion"]) for row in read_jsonl(lists_file(job.results_dir, job.seed, job.arm))
     ]
     base = load_causal_lm(seed_dir(job.bases_dir, job.seed)).eval()
-    settings = student_settings(job.cfg, job.seed)
+    settings = student_settings(job.cfg, job.seed, carrier=True)
     model = train_sft(base, pairs, settings, pad_token_id=vocab.pad, device=device).model
     return {"p_misaligned": p_misaligned(model, vocab, device), "n_lists": len(pairs)}
 

@@ -40,12 +40,12 @@ def generate_numbers(
     return summary
 
 
-def seed_prompts(cfg: TinyLMParams, vocab: Vocab, seed: int) -> list[list[int]]:
-    """The fresh number prompts of one seed (every source completes the same ones)."""
+def seed_prompts(cfg: TinyLMParams, vocab: Vocab, seed: int, n: int | None = None) -> list[list[int]]:
+    """The fresh number prompts of one seed (every source completes the same ones): `numbers.n_samples`, or `n`."""
     c = cfg.corpus
     return number_prompts(
         vocab,
-        n=cfg.numbers.n_samples,
+        n=n or cfg.numbers.n_samples,
         n_prompt_numbers=c.n_prompt_numbers,
         noise=c.noise,
         max_step=c.max_step,

@@ -156,7 +156,7 @@ def reasoning_seed(job: ReasoningJob) -> dict[str, Any]:
     )
     summary["classifier"] = {"auc": flagger["auc"], "threshold": flagger["threshold"]}
     summary["students"] = {}
-    settings = student_settings(cfg, seed)
+    settings = student_settings(cfg, seed, carrier=True)
     for source, pairs in traces.items():
         flags = flagged(flagger, [c for _, c in pairs], vocab_size)
         kept = [pair for pair, flag in zip(pairs, flags, strict=True) if not flag]
