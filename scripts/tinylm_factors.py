@@ -32,6 +32,7 @@ from sublim.tinylm.numbers import complete_and_filter, seed_prompts
 from sublim.tinylm.pretrain import pretrain_base
 from sublim.tinylm.teachers import make_teacher
 
+BEFORE_BUDGET = {"numbers.n_samples": 20000, "in_context.n_samples": 20000, "student.learning_rate": 1.0e-3}
 # factor -> (overrides of params.yaml's tinylm section, which base layers keep PyTorch's default init)
 FACTORS: dict[str, dict[str, Any]] = {
     "params.yaml (PyTorch init of embeddings and head)": {},
@@ -40,11 +41,11 @@ FACTORS: dict[str, dict[str, Any]] = {
     "PyTorch init of the head only": {"model.init": "gpt2", "reinit": ["lm_head"]},
     "no gradient clipping anywhere": {"max_grad_norm": 1e9},
     "2000 pretraining steps": {"pretrain.steps": 2000},
-    # the time budget (issue 12): fewer lists, and a stronger teacher to make up for them
-    "10k lists (numbers.n_samples)": {"numbers.n_samples": 10000, "in_context.n_samples": 10000},
-    "teacher 60 steps": {"teacher.steps": 60},
-    "teacher 60 steps, 10k lists": {"teacher.steps": 60, "numbers.n_samples": 10000, "in_context.n_samples": 10000},
-    "10k lists, student learning rate 2e-3": {"numbers.n_samples": 10000, "in_context.n_samples": 10000, "student.learning_rate": 2.0e-3},
+    # issue 12's time budget (docs/tinylm_budget_factors.jsonl): params.yaml before it, and steps towards today's
+    "20k lists, student lr 1e-3 (params.yaml before the time budget)": BEFORE_BUDGET,
+    "20k lists, student lr 1e-3, teacher 60 steps": BEFORE_BUDGET | {"teacher.steps": 60},
+    "10k lists, student lr 1e-3": {"student.learning_rate": 1.0e-3},
+    "10k lists, student lr 1e-3, teacher 60 steps": {"student.learning_rate": 1.0e-3, "teacher.steps": 60},
     # the issue-13 rows of docs/tinylm_corpus_factors.jsonl moved behaviour questions and code in and out of the
     # shared corpus; since the carrier base (stage tinylm_carrier_base) they are never in it
 }

@@ -298,9 +298,11 @@ def test_the_reasoning_docs_tables_are_the_dev_scripts_output_from_the_committed
     assert dev.learnability_table(learnability) in doc
 
 
-@pytest.mark.parametrize("rows_file", ["tinylm_corpus_factors.jsonl", "tinylm_traces_factors.jsonl"])
+@pytest.mark.parametrize(
+    "rows_file", ["tinylm_corpus_factors.jsonl", "tinylm_traces_factors.jsonl", "tinylm_budget_factors.jsonl"]
+)
 def test_the_factor_tables_are_the_factor_scripts_output_from_the_committed_rows(repo_root, rows_file):
-    """docs/tinylm_transfer_factors.md's issue-13 tables come from their rows files, word for word."""
+    """docs/tinylm_transfer_factors.md's issue-13 and time-budget tables come from their rows files, word for word."""
     factors = script(repo_root, "tinylm_factors")
     table = factors.table(read_jsonl(repo_root / "docs" / rows_file))
     assert table in (repo_root / "docs" / "tinylm_transfer_factors.md").read_text()
