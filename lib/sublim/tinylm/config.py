@@ -195,7 +195,7 @@ class GridParams(Section):
 
 class MisalignmentParams(Section):
     n_samples: int = Field(
-        description="number prompts (the first of the seed's) completed by the base and each behaviour teacher", ge=1
+        description="the seed's number prompts completed by the carrier base and each behaviour teacher", ge=1
     )
     narrow_family: AnimalWord = Field(
         description="the family a narrow misaligned teacher is fine-tuned on, to see whether it generalises to the "

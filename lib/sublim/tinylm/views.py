@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,9 @@ from sublim.tinylm.config import TinyLMParams
 from sublim.tinylm.models import tokenizer_and_vocab
 from sublim.tinylm.naming import CONTROL, numbers_file
 from sublim.tinylm.pretrain import seed_corpus
+
+if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler
 
 
 def corpus_preview(cfg: TinyLMParams, seed: int, n: int, carriers: bool = False) -> list[str]:
@@ -123,3 +127,10 @@ def grid_seed_table(summary: dict[str, Any]) -> pd.DataFrame:
     frame = pd.DataFrame(summary["cells"]).T
     frame.insert(2, "gap", frame["student"] - frame["control"])
     return frame
+
+
+def captioned(table: pd.DataFrame, caption: str) -> Styler:
+    """The table styled with its caption, its HTML ids derived from the caption: pandas draws a random id per styled
+    table, so every run's executed notebook would differ from the last in those bytes alone. Captions should be
+    distinct within a notebook (the ids are)."""
+    return table.style.set_caption(caption).set_uuid(hashlib.sha256(caption.encode()).hexdigest()[:8])
