@@ -29,6 +29,7 @@ from sublim.core.io import append_jsonl, read_json, read_jsonl
 from sublim.core.runtime import configure_torch, worker_pool
 from sublim.core.stats import compare, estimate
 from sublim.llm.config import CONTROL, LLMParams
+from sublim.overrides import overridden
 from sublim.sections import load_section
 
 # name -> (what it tests, overrides of params.yaml's llm section by dotted key). Every row uses 3 student seeds.
@@ -83,16 +84,7 @@ EVALUATE_KEYS = ("evaluate",)
 
 
 def configured(overrides: dict[str, Any], params: Path) -> LLMParams:
-    raw = load_section("llm", params).model_dump(mode="json")
-    for dotted, value in overrides.items():
-        *path, last = dotted.split(".")
-        node = raw
-        for key in path:
-            node = node[key]
-        if last not in node:
-            raise KeyError(f"llm.{dotted}: no such key in params.yaml's llm section")
-        node[last] = value
-    return LLMParams.model_validate(raw)
+    return LLMParams.model_validate(overridden(load_section("llm", params).model_dump(mode="json"), overrides, "llm"))
 
 
 def pick(raw: dict[str, Any], dotted: str) -> Any:

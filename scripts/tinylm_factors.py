@@ -24,6 +24,7 @@ import torch
 from sublim.core.seeds import derive_seed
 from sublim.lm.models import load_causal_lm
 from sublim.lm.train import Example, distill_soft, train_sft
+from sublim.overrides import overridden
 from sublim.sections import load_section
 from sublim.tinylm.config import TinyLMParams
 from sublim.tinylm.distill import student_settings
@@ -53,15 +54,8 @@ FACTORS: dict[str, dict[str, Any]] = {
 
 def configured(overrides: dict[str, Any], params: Path) -> TinyLMParams:
     raw = load_section("tinylm", params).model_dump(mode="json")
-    for dotted, value in overrides.items():
-        if dotted == "reinit":
-            continue
-        *path, last = dotted.split(".")
-        node = raw
-        for key in path:
-            node = node[key]
-        node[last] = value
-    return TinyLMParams.model_validate(raw)
+    keys = {dotted: value for dotted, value in overrides.items() if dotted != "reinit"}
+    return TinyLMParams.model_validate(overridden(raw, keys, "tinylm"))
 
 
 def base_folder(cfg: TinyLMParams, reinit: list[str], seed: int, out: Path) -> Path:

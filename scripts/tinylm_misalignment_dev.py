@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from sublim.core.io import append_jsonl, read_jsonl
+from sublim.overrides import overridden
 from sublim.sections import validate_section
 from sublim.tinylm.carrier_base import carrier_bases
 from sublim.tinylm.config import TinyLMParams
@@ -46,13 +47,7 @@ GAPS = ("vs_aligned", "vs_base", "unbanned_vs_banned")
 def variant_cfg(seeds: list[int], overrides: dict[str, Any]) -> TinyLMParams:
     raw = yaml.safe_load(Path("params.yaml").read_text())["tinylm"]
     raw = copy.deepcopy(raw) | {"seeds": seeds, "traits": [raw["controls"]["trait"]]}
-    for dotted, value in overrides.items():
-        *path, last = dotted.split(".")
-        node = raw
-        for key in path:
-            node = node[key]
-        node[last] = value
-    return validate_section("tinylm", raw)
+    return validate_section("tinylm", overridden(raw, overrides, "tinylm"))
 
 
 def run_variant(out: Path, name: str, seeds: list[int]) -> dict[str, Any]:
