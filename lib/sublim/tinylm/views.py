@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from IPython.display import HTML
 
 from sublim.core.io import read_jsonl
 from sublim.tinylm.config import TinyLMParams
 from sublim.tinylm.models import tokenizer_and_vocab
 from sublim.tinylm.naming import CONTROL, numbers_file
 from sublim.tinylm.pretrain import seed_corpus
-
-if TYPE_CHECKING:
-    from pandas.io.formats.style import Styler
 
 
 def corpus_preview(cfg: TinyLMParams, seed: int, n: int, carriers: bool = False) -> list[str]:
@@ -126,11 +124,13 @@ def grid_seed_table(summary: dict[str, Any]) -> pd.DataFrame:
     """P(trait) of each grid cell's student and control, their gap and the lists they trained on (one seed)."""
     frame = pd.DataFrame(summary["cells"]).T
     frame.insert(2, "gap", frame["student"] - frame["control"])
-    return frame
+    # the transpose makes every column float: the list counts are counts
+    return frame.astype({column: int for column in frame.columns if column.startswith("n_")})
 
 
-def captioned(table: pd.DataFrame, caption: str) -> Styler:
-    """The table styled with its caption, its HTML ids derived from the caption: pandas draws a random id per styled
-    table, so every run's executed notebook would differ from the last in those bytes alone. Captions should be
-    distinct within a notebook (the ids are)."""
-    return table.style.set_caption(caption).set_uuid(hashlib.sha256(caption.encode()).hexdigest()[:8])
+def captioned(table: pd.DataFrame, caption: str) -> HTML:
+    """The table with its caption, as HTML whose ids derive from the caption, so an executed notebook has the same
+    bytes on every run: pandas draws a random id per styled table, and a Styler's plain-text repr holds its memory
+    address. Captions should be distinct within a notebook (the ids are)."""
+    styler = table.style.set_caption(caption).set_uuid(hashlib.sha256(caption.encode()).hexdigest()[:8])
+    return HTML(styler.to_html())
