@@ -57,6 +57,18 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
         "the greedy recipe at the CPU default's sizes (64 prompts, 32 lists a student, 2 samples a question)",
         FINETUNED | GREEDY,
     ),
+    "sft-finetuned-greedy-default-size-r2": (
+        "the greedy recipe at the CPU default's sizes, student LoRA rank 2 (alpha 2: the same scale as r 8)",
+        FINETUNED | GREEDY | {"distill.lora.r": 2, "distill.lora.alpha": 2},
+    ),
+    "sft-finetuned-greedy-default-size-r32": (
+        "the greedy recipe at the CPU default's sizes, student LoRA rank 32 (alpha 32)",
+        FINETUNED | GREEDY | {"distill.lora.r": 32, "distill.lora.alpha": 32},
+    ),
+    "sft-finetuned-greedy-default-size-full": (
+        "the greedy recipe at the CPU default's sizes, the student fully fine-tuned (lr 1e-4: a tenth of LoRA's)",
+        FINETUNED | GREEDY | {"distill.finetune": "full", "distill.learning_rate": 1e-4},
+    ),
     "sft-finetuned-sampled": (
         "fine-tuned teacher, sampled lists (T = 1), SFT",
         SFT_SMALL | FINETUNED | SAMPLED,
