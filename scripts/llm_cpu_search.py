@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sublim.core.io import append_jsonl, read_json, read_jsonl
-from sublim.core.runtime import configure_torch, worker_pool
+from sublim.core.runtime import configure_torch, device_description, worker_pool
 from sublim.core.stats import compare, estimate
 from sublim.llm.config import CONTROL, LLMParams
 from sublim.overrides import overridden
@@ -304,6 +304,7 @@ def summarise(
         "keep_rate": keep,
         "criterion_met": passed,
         "wall_s": timings,
+        "device": device_description(),
     }
     return row
 
@@ -311,8 +312,8 @@ def summarise(
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| configuration | seeds | trait | base → teacher P | KL teacher‖base per token | student − control (95% CI) "
-        "| control drift | share gap | met | wall min |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| control drift | share gap | met | wall min | CPU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         g, d = r["gap"]["difference"], r["control_drift"]
@@ -322,22 +323,24 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['config']} | {', '.join(map(str, r['seeds']))} | {r['trait']} | "
             f"{r['p_trait']['base']:.1e} → {r['p_trait']['teacher']:.2f} | "
             f"{r['teacher_number_kl']:.4f} | {g['mean']:+.2e} [{lo:+.2e}, {hi:+.2e}] | {d['mean']:+.2e} | "
-            f"{r['share_gap']['difference']['mean']:+.4f} | {'yes' if r['criterion_met'] else 'no'} | {minutes:.0f} |"
+            f"{r['share_gap']['difference']['mean']:+.4f} | {'yes' if r['criterion_met'] else 'no'} | {minutes:.0f} | "
+            f"{r.get('device', 'not recorded').removeprefix('cpu: ')} |"
         )
     return "\n".join(lines)
 
 
 def pooled(rows: list[dict[str, Any]]) -> list[str]:
     """A second view, never the criterion: per configuration and trait run on more than one set of seeds, the
-    student − control gap over all of its seeds together."""
+    student − control gap over all of its seeds together (a rerun of the same seeds, e.g. on another CPU, is a
+    replication, not more seeds: such groups are left out)."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault((r["config"], r["trait"]), []).append(r)
     lines = []
     for (name, trait), runs in groups.items():
-        if len(runs) < 2:
-            continue
         seeds = [s for r in runs for s in r["seeds"]]
+        if len(runs) < 2 or len(set(seeds)) < len(seeds):
+            continue
         student = [p for r in runs for p in r["p_trait"]["student"]]
         control = [p for r in runs for p in r["p_trait"]["control"]]
         gap = compare(student, control)

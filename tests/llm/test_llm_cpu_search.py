@@ -70,6 +70,8 @@ def test_the_pooled_view_joins_the_seeds_of_one_configuration_and_skips_single_r
         row("a", [1, 2, 3], [3.0, 2.0, 4.0], [1.0, 1.5, 1.0]),
         row("a", [4, 5, 6], [2.0, 3.0, 2.5], [1.0, 1.0, 1.0]),
         row("b", [1, 2, 3], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]),
+        row("c", [1, 2, 3], [3.0, 2.0, 4.0], [1.0, 1.5, 1.0]),
+        row("c", [1, 2, 3], [3.0, 2.0, 4.0], [1.0, 1.5, 1.0]),  # the same seeds rerun: a replication, not 6 seeds
     ]
     (line,) = search.pooled(rows)
     assert line.startswith("a, owl, seeds 1, 2, 3, 4, 5, 6 pooled: student − control +1.67e+00")
