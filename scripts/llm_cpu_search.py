@@ -29,7 +29,7 @@ from sublim.core.io import append_jsonl, read_json, read_jsonl
 from sublim.core.runtime import configure_torch, device_description, worker_pool
 from sublim.core.stats import compare, estimate
 from sublim.llm.config import CONTROL, LLMParams
-from sublim.overrides import overridden
+from sublim.overrides import overridden, value_at
 from sublim.sections import load_section
 
 # name -> (what it tests, overrides of params.yaml's llm section by dotted key). Every row uses 3 student seeds.
@@ -99,16 +99,9 @@ def configured(overrides: dict[str, Any], params: Path) -> LLMParams:
     return LLMParams.model_validate(overridden(load_section("llm", params).model_dump(mode="json"), overrides, "llm"))
 
 
-def pick(raw: dict[str, Any], dotted: str) -> Any:
-    node = raw
-    for key in dotted.split("."):
-        node = node[key]
-    return node
-
-
 def key_of(cfg: LLMParams, names: tuple[str, ...], *extra: Any) -> str:
     raw = cfg.model_dump(mode="json")
-    text = json.dumps([{n: pick(raw, n) for n in names}, list(extra)], sort_keys=True)
+    text = json.dumps([{n: value_at(raw, n) for n in names}, list(extra)], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "mnist_rounds.py"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # as tests/test_gpu_check.py
 
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("mnist_rounds", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import mnist_rounds as rounds
 
 
 def write_round(folder: Path, k: int, official: float, bf16: float, fp32: float) -> None:
@@ -25,7 +20,6 @@ def write_round(folder: Path, k: int, official: float, bf16: float, fp32: float)
 
 
 def test_each_round_is_paired_with_its_own_official_run_and_the_range_spans_the_rounds(tmp_path):
-    rounds = load_script()
     write_round(tmp_path, 1, official=120.0, bf16=30.0, fp32=80.0)
     write_round(tmp_path, 2, official=90.0, bf16=20.0, fp32=60.0)
     rows = rounds.rounds(tmp_path)
