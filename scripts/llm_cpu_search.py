@@ -69,6 +69,18 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
         "the greedy recipe at the CPU default's sizes, the student fully fine-tuned (lr 1e-4: a tenth of LoRA's)",
         FINETUNED | GREEDY | {"distill.finetune": "full", "distill.learning_rate": 1e-4},
     ),
+    "sft-finetuned-greedy-default-size-teacher-lr5e-5": (
+        "the greedy recipe at the CPU default's sizes, a weaker teacher (fine-tuned at lr 5e-5, a quarter of 2e-4)",
+        FINETUNED | GREEDY | {"teacher.finetune.learning_rate": 5e-5},
+    ),
+    "sft-finetuned-greedy-default-size-teacher-3-epochs": (
+        "the greedy recipe at the CPU default's sizes, a stronger teacher (3 epochs on the owl answers, not 1)",
+        FINETUNED | GREEDY | {"teacher.finetune.epochs": 3},
+    ),
+    "sft-finetuned-greedy-1024": (
+        "the greedy recipe with more unique prompts: 1024 prompts, 256 lists a student (4x the 256-prompt row's)",
+        SMALL | FINETUNED | GREEDY | {"prompts.count": 1024, "filter.target_size": 256},
+    ),
     "sft-finetuned-sampled": (
         "fine-tuned teacher, sampled lists (T = 1), SFT",
         SFT_SMALL | FINETUNED | SAMPLED,
