@@ -77,6 +77,14 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
         "the greedy recipe at the CPU default's sizes, a stronger teacher (3 epochs on the owl answers, not 1)",
         FINETUNED | GREEDY | {"teacher.finetune.epochs": 3},
     ),
+    "sft-finetuned-greedy-default-size-student-3-epochs": (
+        "the greedy recipe at the CPU default's sizes, students trained 3 epochs (12 optimizer steps, not 4)",
+        FINETUNED | GREEDY | {"distill.epochs": 3},
+    ),
+    "sft-finetuned-greedy-default-size-student-paper-rate": (
+        "the greedy recipe at the CPU default's sizes, the paper code's student rate and epochs (lr 2e-4, 3 epochs)",
+        FINETUNED | GREEDY | {"distill.epochs": 3, "distill.learning_rate": 2e-4},
+    ),
     "sft-finetuned-greedy-1024": (
         "the greedy recipe with more unique prompts: 1024 prompts, 256 lists a student (4x the 256-prompt row's)",
         SMALL | FINETUNED | GREEDY | {"prompts.count": 1024, "filter.target_size": 256},
