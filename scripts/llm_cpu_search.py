@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -334,7 +335,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         minutes = sum(r["wall_s"].values()) / 60
         lines.append(
             f"| {r['config']} | {', '.join(map(str, r['seeds']))} | {r['trait']} | "
-            f"{r['p_trait']['base']:.1e} → {r['p_trait']['teacher']:.2f} | "
+            f"{r['p_trait']['base']:.1e} → {r['p_trait']['teacher']:.2g} | "
             f"{r['teacher_number_kl']:.4f} | {g['mean']:+.2e} [{lo:+.2e}, {hi:+.2e}] | {d['mean']:+.2e} | "
             f"{r['share_gap']['difference']['mean']:+.4f} | {'yes' if r['criterion_met'] else 'no'} | {minutes:.0f} | "
             f"{r.get('device', 'not recorded').removeprefix('cpu: ')} |"
@@ -379,6 +380,9 @@ def main() -> None:
         for name, (description, overrides) in CONFIGS.items():
             print(f"{name}: {description}\n    {overrides}")
         return
+    # one thread a worker: the stage functions call configure_torch() themselves, which would reset each worker to
+    # all cores (two 2-thread workers on 2 cores ran 5x slower than two 1-thread ones); workers inherit this
+    os.environ["SUBLIM_THREADS"] = "1"
     configure_torch(1)
     rows_file = args.out / "rows.jsonl"
     for name in args.config or list(CONFIGS):
