@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -380,9 +379,6 @@ def main() -> None:
         for name, (description, overrides) in CONFIGS.items():
             print(f"{name}: {description}\n    {overrides}")
         return
-    # one thread a worker: the stage functions call configure_torch() themselves, which would reset each worker to
-    # all cores (two 2-thread workers on 2 cores ran 5x slower than two 1-thread ones); workers inherit this
-    os.environ["SUBLIM_THREADS"] = "1"
     configure_torch(1)
     rows_file = args.out / "rows.jsonl"
     for name in args.config or list(CONFIGS):

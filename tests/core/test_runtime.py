@@ -54,6 +54,12 @@ def test_workers_are_forked_from_one_server_not_from_this_process():
     assert len(set(parents)) == 1 and parents[0] != os.getpid()
 
 
+def test_a_workers_one_thread_survives_its_jobs_own_configure_torch():
+    """configure_torch() without a count reads SUBLIM_THREADS: the LLM stage functions call it inside the CPU search's
+    workers, which then ran two threads each on two cores (28 tokens/s a worker against 187 with one)."""
+    assert parallel_map(os.getenv, ["SUBLIM_THREADS"] * 2, workers=2) == ["1", "1"]
+
+
 def test_worker_pool_runs_jobs_submitted_as_others_finish_in_processes_and_in_process():
     for workers in (2, 1):
         with worker_pool(workers) as pool:

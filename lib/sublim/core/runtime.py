@@ -130,8 +130,15 @@ def worker_pool(workers: int, preload: Sequence[str] = ()) -> Iterator[Executor]
         yield InlineExecutor()
         return
     context = worker_context(preload)
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=configure_torch, initargs=(1,)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=one_thread_worker) as pool:
         yield pool
+
+
+def one_thread_worker() -> None:
+    """A worker's initializer: one torch thread, kept when its jobs call `configure_torch()` themselves (the LLM
+    stage functions do; without `SUBLIM_THREADS` each worker went back to all cores, 4 threads on 2 cores)."""
+    os.environ["SUBLIM_THREADS"] = "1"
+    configure_torch(1)
 
 
 def worker_context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
