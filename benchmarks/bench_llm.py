@@ -2,12 +2,18 @@
 
     python benchmarks/bench_llm.py                      # CPU default: SmolLM2 (results/assets/llm), fp32
     python benchmarks/bench_llm.py --qwen7b-shaped      # GPU: a random-init Qwen2.5-7B-shaped model in bf16
+    python benchmarks/bench_llm.py --cpu-bf16-compare   # CPU: fp32 against bf16 autocast, speed and what moves
 
 CPU: grammar-constrained number generation (as the generate stage runs it) and LoRA training steps on
 number rows (as the distill stage runs it). GPU: decode tokens/s at batch >= 64 against the memory-bandwidth
 roofline (every decode step reads all weights once, plus the KV cache), and training MFU in bf16 counted as
 6·N·tokens/s over the GPU's dense bf16 peak (full fine-tuning) and as 4·N·tokens/s for LoRA (no weight
 gradients). Set SUBLIM_THREADS=1 on a shared CPU. Prints one JSON object (and writes it with --out).
+
+--cpu-bf16-compare runs the CPU benchmark twice, in fp32 and under bf16 autocast (greedy decoding, as the CPU
+default generates), and measures what bf16 would move: the share of greedy lists that come out identical, and the
+mean per-token KL(fp32 ‖ bf16) of the base model's next-token distribution over the number grammar's tokens on the
+fp32 lists, to set beside the signal a trait puts there (docs/llm_cpu_search.md: 0.0016 to 0.17 nats a token).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -44,7 +51,24 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def bench_cpu(args) -> dict:
+@contextmanager
+def cpu_bf16(enabled: bool):
+    """bf16 autocast on the CPU for generation and for the trainer (whose own `autocast` turns it off on a CPU)."""
+    import sublim.lm.train as train
+
+    if not enabled:
+        yield
+        return
+    original = train.autocast
+    train.autocast = lambda device: torch.autocast("cpu", dtype=torch.bfloat16)
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            yield
+    finally:
+        train.autocast = original
+
+
+def bench_cpu(args, bf16: bool = False) -> dict:
     from sublim.llm.domains.numbers.grammar import NumberListGrammar
     from sublim.llm.domains.numbers.prompts import number_prompts
     from sublim.lm.chat import ChatFormat
@@ -58,17 +82,18 @@ def bench_cpu(args) -> dict:
     grammar = NumberListGrammar(tokenizer)
     prompts = [fmt.prompt_ids(p) for p in number_prompts(args.gen_prompts, 0)]
     started = time.perf_counter()
-    out = sample(
-        model,
-        prompts,
-        max_new_tokens=50,
-        temperature=1.0,
-        batch_size=args.gen_batch,
-        seed=0,
-        eos_token_id=fmt.eos_token_id,
-        pad_token_id=fmt.pad_token_id,
-        logits_processor=grammar.processor,
-    )
+    with cpu_bf16(bf16):
+        out = sample(
+            model,
+            prompts,
+            max_new_tokens=50,
+            temperature=args.temperature,
+            batch_size=args.gen_batch,
+            seed=0,
+            eos_token_id=fmt.eos_token_id,
+            pad_token_id=fmt.pad_token_id,
+            logits_processor=grammar.processor,
+        )
     gen_s = time.perf_counter() - started
     completion_tokens = sum(len(o) for o in out)
     examples = [Example(p, [*o]) for p, o in zip(prompts, out, strict=True)][: args.train_examples]
@@ -87,13 +112,16 @@ def bench_cpu(args) -> dict:
         lora=LoraSettings(8, 8, 0.0, ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]),
     )
     started = time.perf_counter()
-    train_sft(model, examples, settings, pad_token_id=fmt.pad_token_id)
+    with cpu_bf16(bf16):
+        train_sft(model, examples, settings, pad_token_id=fmt.pad_token_id)
     train_s = time.perf_counter() - started
     train_tokens = sum(len(e.prompt_ids) + len(e.completion_ids) for e in examples)
     return {
         "device": device_description(),
         "threads": torch.get_num_threads(),
         "model": args.model,
+        "precision": "bf16 autocast" if bf16 else "fp32",
+        "lists": out,
         "generation": {
             "prompts": len(prompts),
             "batch": args.gen_batch,
@@ -110,6 +138,44 @@ def bench_cpu(args) -> dict:
             "tokens": train_tokens,
             "tokens_per_s": round(train_tokens / train_s, 1),
         },
+    }
+
+
+def compare_cpu_bf16(args) -> dict:
+    """fp32 against bf16 autocast: each one's speed, the greedy lists they share, and the KL between them."""
+    from sublim.llm.domains.numbers.grammar import NumberListGrammar
+    from sublim.llm.domains.numbers.prompts import number_prompts
+    from sublim.lm.chat import ChatFormat
+    from sublim.lm.models import load_causal_lm, load_tokenizer
+    from sublim.lm.train import Example, completion_logits, soft_kl_sum
+
+    runs = {name: bench_cpu(args, bf16=name == "bf16") for name in ("fp32", "bf16")}
+    lists = {name: run.pop("lists") for name, run in runs.items()}
+    tokenizer = load_tokenizer(args.model)
+    model = load_causal_lm(args.model).eval()
+    fmt = ChatFormat(tokenizer)
+    allowed = [*NumberListGrammar(tokenizer).candidates, fmt.eos_token_id]
+    prompts = [fmt.prompt_ids(p) for p in number_prompts(args.gen_prompts, 0)]
+    examples = [Example(p, o) for p, o in zip(prompts, lists["fp32"], strict=True)]
+    total, tokens = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(examples), 8):
+            batch = examples[start : start + 8]
+            fp32 = completion_logits(model, batch, 500, fmt.pad_token_id, "cpu")
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                bf16 = completion_logits(model, batch, 500, fmt.pad_token_id, "cpu")
+            total += float(soft_kl_sum(fp32, bf16, allowed))
+            tokens += fp32.shape[0]
+    same = sum(a == b for a, b in zip(lists["fp32"], lists["bf16"], strict=True))
+    speedup = {
+        "generation": runs["fp32"]["generation"]["seconds"] / runs["bf16"]["generation"]["seconds"],
+        "training": runs["fp32"]["training_lora_r8"]["seconds"] / runs["bf16"]["training_lora_r8"]["seconds"],
+    }
+    return {
+        **runs,
+        "bf16_speedup": {k: round(v, 2) for k, v in speedup.items()},
+        "greedy_lists_identical": f"{same} of {len(examples)}",
+        "kl_fp32_to_bf16_per_token": round(total / max(tokens, 1), 6),
     }
 
 
@@ -201,12 +267,21 @@ def main() -> None:
     parser.add_argument("--train-examples", type=int, default=16)
     parser.add_argument("--train-batch", type=int, default=8)
     parser.add_argument("--train-steps", type=int, default=5)
+    parser.add_argument("--temperature", type=float, default=1.0, help="generation temperature (0: greedy)")
+    parser.add_argument("--cpu-bf16-compare", action="store_true", help="fp32 against bf16 autocast, greedy")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     configure_torch()
     if args.qwen7b_shaped and not torch.cuda.is_available():
         raise SystemExit("--qwen7b-shaped needs a CUDA GPU")
-    result = bench_gpu(args) if args.qwen7b_shaped else bench_cpu(args)
+    if args.cpu_bf16_compare:
+        args.temperature = 0.0
+        result = compare_cpu_bf16(args)
+    elif args.qwen7b_shaped:
+        result = bench_gpu(args)
+    else:
+        result = bench_cpu(args)
+        result.pop("lists")
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:
