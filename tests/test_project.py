@@ -71,6 +71,15 @@ def test_notebook_is_committed_without_outputs(repo_root, stage):
     assert nb.metadata.get("kernelspec", {}).get("name") == "sublim"
 
 
+@pytest.mark.parametrize("stage", NOTEBOOK_STAGES, ids=[s.name for s in NOTEBOOK_STAGES])
+def test_no_cell_shows_the_path_a_figure_was_saved_to(repo_root, stage):
+    """save_figure returns the path: a cell ending in the bare call prints PosixPath(...) under its figure."""
+    nb = nbformat.read(str(repo_root / stage.notebook), as_version=4)
+    for cell in nb.cells:
+        last = cell.source.rstrip().splitlines()[-1:] if cell.cell_type == "code" else []
+        assert not (last and last[0].startswith("save_figure(") and not last[0].endswith(";")), stage.notebook
+
+
 def test_make_lab_serves_the_repository_root_and_starts_as_root(repo_root):
     """notebooks/ and results/ both served; JupyterLab refuses root (a container) without --allow-root."""
     dry_run = ["make", "-n", "-o", ".venv/.setup-done", "-o", "setup", "lab"]
