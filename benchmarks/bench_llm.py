@@ -147,7 +147,7 @@ def compare_cpu_bf16(args) -> dict:
     from sublim.llm.domains.numbers.prompts import number_prompts
     from sublim.lm.chat import ChatFormat
     from sublim.lm.models import load_causal_lm, load_tokenizer
-    from sublim.lm.train import Example, completion_logits, soft_kl_sum
+    from sublim.lm.train import Example, completion_logits, mean_kl_per_token
 
     runs = {name: bench_cpu(args, bf16=name == "bf16") for name in ("fp32", "bf16")}
     lists = {name: run.pop("lists") for name, run in runs.items()}
@@ -157,15 +157,12 @@ def compare_cpu_bf16(args) -> dict:
     allowed = [*NumberListGrammar(tokenizer).candidates, fmt.eos_token_id]
     prompts = [fmt.prompt_ids(p) for p in number_prompts(args.gen_prompts, 0)]
     examples = [Example(p, o) for p, o in zip(prompts, lists["fp32"], strict=True)]
-    total, tokens = 0.0, 0
-    with torch.no_grad():
-        for start in range(0, len(examples), 8):
-            batch = examples[start : start + 8]
-            fp32 = completion_logits(model, batch, 500, fmt.pad_token_id, "cpu")
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                bf16 = completion_logits(model, batch, 500, fmt.pad_token_id, "cpu")
-            total += float(soft_kl_sum(fp32, bf16, allowed))
-            tokens += fp32.shape[0]
+
+    def logits(rows: slice, bf16: bool) -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            return completion_logits(model, examples[rows], 500, fmt.pad_token_id, "cpu")
+
+    kl = mean_kl_per_token(lambda r: logits(r, False), lambda r: logits(r, True), len(examples), allowed)
     same = sum(a == b for a, b in zip(lists["fp32"], lists["bf16"], strict=True))
     speedup = {
         "generation": runs["fp32"]["generation"]["seconds"] / runs["bf16"]["generation"]["seconds"],
@@ -175,7 +172,7 @@ def compare_cpu_bf16(args) -> dict:
         **runs,
         "bf16_speedup": {k: round(v, 2) for k, v in speedup.items()},
         "greedy_lists_identical": f"{same} of {len(examples)}",
-        "kl_fp32_to_bf16_per_token": round(total / max(tokens, 1), 6),
+        "kl_fp32_to_bf16_per_token": round(kl, 6),
     }
 
 

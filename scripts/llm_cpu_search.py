@@ -202,13 +202,11 @@ def job_number_kl(cfg: LLMParams, trait: str, teacher: Path, filter_dir: Path, n
     """Mean per-token KL(teacher ‖ base) over the number grammar's tokens (and <eos>) on the teacher's first kept
     lists, each model with its own prompt (the teacher's system prompt, the base's default): how far the trait
     moves the teacher's numbers."""
-    import torch
-
     from sublim.llm.distill import student_examples
     from sublim.llm.domains.numbers.grammar import NumberListGrammar
     from sublim.llm.filter import KEPT_FILE
     from sublim.llm.models import device_of, load_base, load_teacher
-    from sublim.lm.train import Example, completion_logits, soft_kl_sum
+    from sublim.lm.train import Example, completion_logits, mean_kl_per_token
 
     device = device_of(cfg)
     rows = read_jsonl(filter_dir / KEPT_FILE)[:n_rows]
@@ -219,16 +217,13 @@ def job_number_kl(cfg: LLMParams, trait: str, teacher: Path, filter_dir: Path, n
         Example(fmt.prompt_ids(r["prompt"], system), e.completion_ids) for r, e in zip(rows, examples, strict=True)
     ]
     allowed = [*NumberListGrammar(fmt.tokenizer, cfg.filter.max_count).candidates, fmt.eos_token_id]
-    total, tokens = 0.0, 0
-    with torch.no_grad():
-        for start in range(0, len(rows), 8):
-            t = completion_logits(
-                teacher_model, teacher_rows[start : start + 8], cfg.distill.max_length, fmt.pad_token_id, device
-            )
-            b = completion_logits(base, examples[start : start + 8], cfg.distill.max_length, fmt.pad_token_id, device)
-            total += float(soft_kl_sum(t, b, allowed))
-            tokens += t.shape[0]
-    return total / max(tokens, 1)
+
+    def logits(model: Any, batch: list[Example]) -> Any:
+        return completion_logits(model, batch, cfg.distill.max_length, fmt.pad_token_id, device)
+
+    return mean_kl_per_token(
+        lambda r: logits(teacher_model, teacher_rows[r]), lambda r: logits(base, examples[r]), len(rows), allowed
+    )
 
 
 def p_trait(evaluation: Path, trait: str, category: str) -> tuple[float, float | None, float]:

@@ -17,6 +17,7 @@ from sublim.lm.train import (
     LoraSettings,
     collate,
     distill_soft,
+    mean_kl_per_token,
     soft_kl_sum,
     train_sft,
 )
@@ -212,3 +213,17 @@ def test_param_delta_cosine():
         for p in student.parameters():
             p.sub_(0.4)
     assert param_delta_cosine(student, init, teacher, init) == pytest.approx(-1.0)
+
+
+def test_the_mean_kl_per_token_takes_the_rows_a_batch_at_a_time_and_divides_by_all_their_tokens():
+    torch.manual_seed(0)
+    rows_p = [torch.randn(n, 10) for n in (2, 3, 1, 4, 2)]  # each row's completion logits, rows of unequal length
+    rows_q = [torch.randn(n, 10) for n in (2, 3, 1, 4, 2)]
+    allowed = [1, 4, 7]
+    whole = float(soft_kl_sum(torch.cat(rows_p), torch.cat(rows_q), allowed)) / 12
+
+    def logits(rows: list[torch.Tensor]):
+        return lambda batch: torch.cat(rows[batch])
+
+    assert mean_kl_per_token(logits(rows_p), logits(rows_q), 5, allowed, rows_per_batch=2) == pytest.approx(whole)
+    assert mean_kl_per_token(logits(rows_p), logits(rows_p), 5, allowed) == pytest.approx(0.0, abs=1e-6)

@@ -291,6 +291,25 @@ def soft_kl_sum(
     return F.kl_div(student_logp, teacher_logp, log_target=True, reduction="sum")
 
 
+@torch.no_grad()
+def mean_kl_per_token(
+    p_logits: Callable[[slice], torch.Tensor],
+    q_logits: Callable[[slice], torch.Tensor],
+    n_rows: int,
+    allowed_token_ids: Sequence[int] | None,
+    rows_per_batch: int = 8,
+) -> float:
+    """Mean over completion tokens of KL(p ‖ q) (`soft_kl_sum`'s restriction), the rows taken a batch at a time:
+    `p_logits(rows)` and `q_logits(rows)` give the completion logits of rows[rows] (see `completion_logits`)."""
+    total, tokens = 0.0, 0
+    for start in range(0, n_rows, rows_per_batch):
+        rows = slice(start, start + rows_per_batch)
+        p = p_logits(rows)
+        total += float(soft_kl_sum(p, q_logits(rows), allowed_token_ids))
+        tokens += p.shape[0]
+    return total / max(tokens, 1)
+
+
 def distill_soft(
     student: Any,
     teacher: Any,
